@@ -15,7 +15,8 @@ from cdga.io import write_csv
 from cdga.shards import png_bytes, write_tar
 
 OPTS = {"backbone": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 1e-3, "shift": 2, "seed": 0,
-        "near_duplicate_ssim": 0.9, "grid_examples": 2}
+        "near_duplicate_ssim": 0.9, "grid_examples": 2, "max_images_per_pair": None,
+        "max_real_per_domain": None}
 
 
 def fake_shard(tmp_path: Path, table: pd.DataFrame, variant: str, src: str, tgt: str, copy: bool) -> Path:
@@ -60,3 +61,18 @@ def test_rates_near_duplicates_and_grid(tmp_path: Path) -> None:
     with Image.open(tmp_path / "grid.png") as im:
         assert im.size[0] > 100
     assert (tmp_path / "grid.pdf").stat().st_size > 0
+
+
+def test_caps_sample_each_pair_and_domain_with_the_seed(tmp_path: Path) -> None:
+    table = make_split_table(tmp_path, per_class=4)
+    manifest = gq.read_manifests([fake_shard(tmp_path, table, "pg", "photo", "sketch", copy=True),
+                                  fake_shard(tmp_path, table, "ig", "photo", "sketch", copy=False)])
+    assert gq.capped(manifest, gq.PAIR_KEYS, None, 0) is manifest
+    some = gq.capped(manifest, gq.PAIR_KEYS, 4, seed=0)
+    assert some.groupby("variant").size().to_dict() == {"ig": 4, "pg": 4}
+    assert some.equals(gq.capped(manifest, gq.PAIR_KEYS, 4, seed=0))
+    assert not some.equals(gq.capped(manifest, gq.PAIR_KEYS, 4, seed=1))
+    assert gq.capped(manifest, gq.PAIR_KEYS, 100, seed=0).equals(manifest)  # fewer than the cap: all, in order
+    opts = {**OPTS, "max_images_per_pair": 3, "max_real_per_domain": 2}
+    summary, scores = gq.evaluate(table, manifest, ["photo", "sketch"], opts, resolution=16)
+    assert (summary["n"] == 3).all() and len(scores) == 6

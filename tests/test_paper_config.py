@@ -159,6 +159,7 @@ def test_paper_dag_plans_every_dataset_pair_and_run(tmp_path: Path, paper: dict)
     assert counts["train"] == runs
     assert all(counts[f"prepare_{name}"] == 1 for name in paper["datasets"])
     assert counts["split_dataset"] == len(paper["datasets"])
+    assert counts["tsne"] == sum(len(paper["dataset_settings"][n]["test_envs"]) for n in paper["datasets"])
     assert "train_demo_ldm" not in counts and "make_demo_digits" not in counts
 
 

@@ -29,6 +29,7 @@ from cdga.networks import Classifier
 from cdga.shards import TarShard
 
 log = logging.getLogger(__name__)
+PAIR_KEYS = ["dataset", "variant", "source_domain", "target_domain"]
 SUMMARY_COLUMNS = [
     "dataset", "variant", "source", "target", "n", "target_domain_rate", "class_kept_rate",
     "near_duplicate_rate", "mean_ssim", "domain_classifier_val_acc", "class_classifier_val_acc",
@@ -76,6 +77,13 @@ def read_manifests(paths: Sequence[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def capped(frame: pd.DataFrame, keys: Sequence[str], limit: int | None, seed: int) -> pd.DataFrame:
+    """At most ``limit`` rows per ``keys`` group, drawn with ``seed`` (all rows when limit is None)."""
+    if limit is None:
+        return frame
+    return frame.sample(frac=1.0, random_state=seed).groupby(list(keys), sort=False).head(limit).sort_index()
+
+
 def synthetic_images(manifest: pd.DataFrame) -> list[np.ndarray]:
     """The manifest's images, read from their tar shards."""
     shards: dict[str, TarShard] = {}
@@ -88,7 +96,13 @@ def synthetic_images(manifest: pd.DataFrame) -> list[np.ndarray]:
 
 def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str], opts: Mapping,
              resolution: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-pair summary, per-image scores) of every image in ``manifest``."""
+    """(per-pair summary, per-image scores) of ``manifest``'s images.
+
+    ``opts['max_images_per_pair']`` and ``opts['max_real_per_domain']`` cap what is read, so a
+    paper-scale dataset is scored from a seeded sample instead of millions of images.
+    """
+    table = capped(table, ["domain", "split"], opts["max_real_per_domain"], opts["seed"])
+    manifest = capped(manifest, PAIR_KEYS, opts["max_images_per_pair"], opts["seed"])
     real = table.assign(image=[np.asarray(load_image(p, resolution)) for p in table["path"]])
     train, val = real[real["split"] == "train"], real[real["split"] == "val"]
     dom_index = {d: i for i, d in enumerate(domains)}
@@ -116,7 +130,7 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
     scores["class_kept"] = scores["class_pred"] == scores["class_index"]
     scores["near_duplicate"] = scores["ssim"] > opts["near_duplicate_ssim"]
     summary = (
-        scores.groupby(["dataset", "variant", "source_domain", "target_domain"], sort=True)
+        scores.groupby(PAIR_KEYS, sort=True)
         .agg(n=("member", "size"), target_domain_rate=("in_target", "mean"),
              class_kept_rate=("class_kept", "mean"), near_duplicate_rate=("near_duplicate", "mean"),
              mean_ssim=("ssim", "mean"))

@@ -59,6 +59,15 @@ def runs_on(name: str, dataset_variants: Sequence[str]) -> bool:
     return True
 
 
+def first_runnable(names: Sequence[str], dataset_variants: Sequence[str]) -> str:
+    """The first of methods ``names`` that applies to a dataset with ``dataset_variants``."""
+    for name in names:
+        if runs_on(name, dataset_variants):
+            return name
+    raise ValueError(f"none of the methods {list(names)} applies to a dataset with variants "
+                     f"{list(dataset_variants)}")
+
+
 def synthetic_pairs(name: str, domains: Sequence[str], test_env: str) -> list[tuple[str, str]]:
     """Ordered (source, target) domain pairs whose synthetic images method ``name`` trains on.
 

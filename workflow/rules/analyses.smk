@@ -112,9 +112,14 @@ rule shift:
         "../scripts/analysis_shift.py"
 
 
+def tsne_synthetic_method(dataset):
+    """The first of analyses.tsne.synthetic_methods that the dataset's variants allow."""
+    return methods.first_runnable(config["analyses"]["tsne"]["synthetic_methods"], settings(dataset)["variants"])
+
+
 def tsne_inputs(wildcards):
     cfg = config["analyses"]["tsne"]
-    synth = cfg["synthetic_method"]
+    synth = tsne_synthetic_method(wildcards.dataset)
     return {
         "model": f"{train_dir(wildcards.dataset, cfg['method'], wildcards.test_env, main_level(cfg['method']), 0)}"
         "/model_training_domain.pt",
@@ -134,6 +139,7 @@ rule tsne:
         pdf=f"{FIGURES}/tsne_{{dataset}}_{{test_env}}.pdf",
     params:
         settings=config["analyses"]["tsne"],
+        synthetic_method=lambda wc: tsne_synthetic_method(wc.dataset),
         resolution=config["training"]["resolution"],
     log:
         f"{LOGS}/analyses/tsne/{{dataset}}/{{test_env}}.log",

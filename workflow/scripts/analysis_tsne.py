@@ -20,6 +20,6 @@ points = embedding.tsne_points(probe.pixel_model(snakemake.input.model), real, s
                                cfg["batch_size"], cfg["perplexity"], cfg["seed"])
 io.write_csv(snakemake.output.points, points)  # noqa: F821
 title = (f"{wc.dataset}, test domain {wc.test_env}: {cfg['method']} features, "
-         f"{cfg['synthetic_method']} synthetic images")
+         f"{snakemake.params.synthetic_method} synthetic images")  # noqa: F821
 figures.save(figures.tsne(points, title), snakemake.output.png, snakemake.output.pdf)  # noqa: F821
 log.info("embedded %d real and %d synthetic images", len(real), len(synthetic))
