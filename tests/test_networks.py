@@ -18,6 +18,8 @@ def test_small_cnn_shapes_and_roundtrip(tmp_path: Path) -> None:
     again = load_model(tmp_path / "m.pt").eval()
     torch.testing.assert_close(again(x), model(x))
     assert torch.load(tmp_path / "m.pt", weights_only=False)["step"] == 7
+    save_model(tmp_path / "other_name.pt", model, step=7)
+    assert (tmp_path / "other_name.pt").read_bytes() == (tmp_path / "m.pt").read_bytes()
 
 
 def test_resnet50_from_local_weights_file(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -247,21 +246,12 @@ def result_files(workdir: Path) -> dict[str, Path]:
             if p.is_file() and not str(p.relative_to(results)).startswith(NOT_COMPARED)}
 
 
-def content(path: Path) -> bytes | dict[str, bytes]:
-    """A file's bytes; for a torch archive, its members' bytes without the archive's root folder,
-    which torch.save names after the (randomly named) temporary file of the atomic write."""
-    if path.suffix == ".pt" and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            return {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
-    return path.read_bytes()
-
-
 def test_outputs_equal_local_run(slurm_study: SimpleNamespace, finished_study: Path) -> None:
     on_slurm, local = result_files(slurm_study.root), result_files(finished_study)
     assert set(on_slurm) <= set(local)
     for stage in ("synthetic/", "assembly/", "train/", "analyses/", "models/"):
         assert any(name.startswith(stage) for name in on_slurm), stage
-    differ = [name for name, path in on_slurm.items() if content(path) != content(local[name])]
+    differ = [name for name, path in on_slurm.items() if path.read_bytes() != local[name].read_bytes()]
     assert not differ
 
 

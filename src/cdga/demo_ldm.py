@@ -37,7 +37,7 @@ from diffusers.training_utils import EMAModel
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from cdga.io import atomic_path, write_json, write_text
+from cdga.io import save_torch, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +172,6 @@ def set_lr(opt: torch.optim.Optimizer, opts: Mapping, step: int, total: int) -> 
 
 
 # ---------------------------------------------------------------- checkpoints
-def _save_ckpt(path: Path, state: dict) -> None:
-    with atomic_path(path, ".pt") as tmp:
-        torch.save(state, tmp)
-
-
 def _load_ckpt(path: Path, fingerprint: str) -> dict | None:
     if not path.is_file():
         return None
@@ -214,7 +209,7 @@ def train_vae(vae: AutoencoderKL, images: torch.Tensor, opts: Mapping, seed: int
         loss.backward()
         opt.step()
         if (step + 1) % every == 0 or step + 1 == steps:
-            _save_ckpt(ckpt, {"fingerprint": fingerprint, "step": step + 1,
+            save_torch(ckpt, {"fingerprint": fingerprint, "step": step + 1,
                               "vae": vae.state_dict(), "opt": opt.state_dict()})
             log.info("VAE step %d/%d loss %.4f (%.0f s)", step + 1, steps, loss.item(), time.time() - t0)
     vae.eval()
@@ -272,7 +267,7 @@ def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents:
         opt.step()
         ema.step(params)
         if (step + 1) % every == 0 or step + 1 == steps:
-            _save_ckpt(ckpt, {"fingerprint": fingerprint, "phase": "unet", "step": step + 1,
+            save_torch(ckpt, {"fingerprint": fingerprint, "phase": "unet", "step": step + 1,
                               "unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(),
                               "opt": opt.state_dict(), "ema": ema.state_dict()})
             log.info("UNet step %d/%d loss %.4f (%.0f s)", step + 1, steps, loss.item(), time.time() - t0)

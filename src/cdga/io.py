@@ -38,6 +38,15 @@ def write_json(target: str | os.PathLike, obj: object) -> None:
     write_text(target, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def save_torch(target: str | os.PathLike, obj: object) -> None:
+    """Atomically ``torch.save`` ``obj``. Saving through a file handle keeps the archive's
+    internal name fixed, so the same object gives the same bytes whatever the temporary name."""
+    import torch  # here, not at module level: the workflow imports this module without torch
+
+    with atomic_path(target, ".pt") as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
 def write_csv(target: str | os.PathLike, frame: pd.DataFrame) -> None:
     """Atomically write a DataFrame as CSV without its index."""
     with atomic_path(target, ".csv") as tmp:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
-from cdga.io import atomic_path
+from cdga.io import save_torch
 
 
 class WeightsError(RuntimeError):
@@ -89,8 +89,7 @@ class Classifier(nn.Module):
 
 def save_model(path: str | os.PathLike, model: Classifier, **extra: object) -> None:
     """Atomically save a classifier's spec, weights and any ``extra`` metadata."""
-    with atomic_path(path, ".pt") as tmp:
-        torch.save({"spec": model.spec, "state_dict": model.state_dict(), **extra}, tmp)
+    save_torch(path, {"spec": model.spec, "state_dict": model.state_dict(), **extra})
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Classifier:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from cdga import algorithms, data, methods, selection
-from cdga.io import atomic_path, write_text
+from cdga.io import save_torch, write_text
 from cdga.networks import Classifier, save_model
 
 log = logging.getLogger(__name__)
@@ -231,5 +231,4 @@ def _save_state(path: Path, algorithm: algorithms.Algorithm, scaler: torch.amp.G
         "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
         "step": step, "records": records, "best": best, "fingerprint": fingerprint,
     }
-    with atomic_path(path, ".pt") as tmp:
-        torch.save(state, tmp)
+    save_torch(path, state)
