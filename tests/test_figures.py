@@ -54,3 +54,14 @@ def test_analysis_figures_render(tmp_path: Path) -> None:
     assert figures.tsne(points, "t").axes[0].get_legend_handles_labels()[1] == [
         "a -> b", "b -> a", "a (real)", "b (real, test)"]
     plt.close("all")
+
+
+def test_the_same_figure_saves_to_the_same_bytes(tmp_path: Path) -> None:
+    saved = []
+    for stem in ("one", "two"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1, 4])
+        png, pdf = figures.figure_paths(tmp_path, stem)
+        figures.save(fig, png, pdf)
+        saved.append((png.read_bytes(), pdf.read_bytes()))
+    assert saved[0] == saved[1]

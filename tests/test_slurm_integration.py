@@ -2,8 +2,8 @@
 
 The cluster (tests/slurm/cluster.sh: Debian's Slurm, munge, two placeholder GPUs) needs root and
 apt-get, as in CI; elsewhere those tests skip and only the profile checks run. The study runs in
-a scratch copy of the repository with the user's command and only environment overrides, on
-the test config narrowed to one test domain (tests/slurm/study.yaml) to stay within minutes.
+a scratch copy of the repository with the user's command on the test config (config/test.yaml),
+with only environment overrides, and must give byte for byte the local test study's results.
 """
 
 from __future__ import annotations
@@ -39,12 +39,8 @@ SITE_ENV = {
     "CDGA_SLURM_MEM_MB": "1000",
     "CDGA_SLURM_STATUS_SECONDS": "5",
 }
-# The SLURM study: the test config narrowed to one test domain, one trial and PG (see the file).
-NARROWED = REPO / "tests" / "slurm" / "study.yaml"
-# Outputs that differ from the full local study's: run logs and timings, and the aggregates over
-# all test domains, trials and variants (tables, summaries, figures, the shift analysis that
-# compares every analysed method). Every other file under results/ must be byte-identical.
-NOT_COMPARED = ("logs/", "benchmarks/", "summary/", "analyses/shift/")
+# Run logs and timings differ between runs; every other file under results/ must be byte-identical.
+NOT_COMPARED = ("logs/", "benchmarks/")
 
 
 def read_profile(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict:
@@ -195,7 +191,7 @@ def run_slurm_study(root: Path) -> SimpleNamespace:
     (root / "slurm").symlink_to("profiles/slurm")
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm",
-                           "--configfile", "config/test.yaml", str(NARROWED)],
+                           "--configfile", "config/test.yaml"],
                           cwd=root, env=os.environ | SITE_ENV, capture_output=True, text=True,
                           timeout=1800, check=False)
     log = proc.stdout + proc.stderr
@@ -248,7 +244,7 @@ def result_files(workdir: Path) -> dict[str, Path]:
 
 def test_outputs_equal_local_run(slurm_study: SimpleNamespace, finished_study: Path) -> None:
     on_slurm, local = result_files(slurm_study.root), result_files(finished_study)
-    assert set(on_slurm) <= set(local)
+    assert set(on_slurm) == set(local)
     for stage in ("synthetic/", "assembly/", "train/", "analyses/", "models/"):
         assert any(name.startswith(stage) for name in on_slurm), stage
     differ = [name for name, path in on_slurm.items() if path.read_bytes() != local[name].read_bytes()]
@@ -256,7 +252,7 @@ def test_outputs_equal_local_run(slurm_study: SimpleNamespace, finished_study: P
 
 
 def test_slurm_study_runs_every_rule(slurm_study: SimpleNamespace, tmp_path: Path) -> None:
-    """The narrowed study still exercises every rule (downloads need the real datasets)."""
+    """The test study exercises every rule (downloads need the real datasets)."""
     rules = {r for r in workflow_rules(tmp_path) if not r.startswith("prepare_")}
     assert set(job_stats(slurm_study.log)) == rules
 

@@ -36,10 +36,11 @@ def method_colors(methods: Sequence[str]) -> dict[str, tuple]:
 
 
 def save(fig: Figure, png: str | os.PathLike, pdf: str | os.PathLike) -> None:
-    """Write ``fig`` atomically to both files, then close it."""
-    for target, fmt in ((png, "png"), (pdf, "pdf")):
+    """Write ``fig`` atomically to both files, then close it. The PDF carries no creation date,
+    so the same figure gives the same bytes on every run."""
+    for target, fmt, metadata in ((png, "png", {}), (pdf, "pdf", {"CreationDate": None})):
         with atomic_path(target, f".{fmt}") as tmp:
-            fig.savefig(tmp, format=fmt)
+            fig.savefig(tmp, format=fmt, metadata=metadata)
     plt.close(fig)
 
 

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
+from cdga import figures
 from cdga.generation import load_image
-from cdga.io import atomic_path
 from cdga.networks import Classifier
 from cdga.shards import TarShard
 
@@ -145,6 +145,7 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
 def grid_figure(manifest: pd.DataFrame, out_png: str | Path, out_pdf: str | Path,
                 examples: int, resolution: int) -> None:
     """Per ordered pair, a row of ``examples`` triples: real source, then each variant's output."""
+    figures.style()
     variants = sorted(manifest["variant"].unique(), key=lambda v: ("pg", "ig").index(v))
     first = manifest[manifest["rep"] == manifest["rep"].min()]
     rows = sorted(first.groupby(["source_domain", "target_domain"]).groups, key=lambda p: (p[0] == p[1], p))
@@ -171,7 +172,4 @@ def grid_figure(manifest: pd.DataFrame, out_png: str | Path, out_pdf: str | Path
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout(pad=0.2)
-    for target in (out_png, out_pdf):
-        with atomic_path(target, Path(target).suffix) as tmp:
-            fig.savefig(tmp, dpi=150, format=Path(target).suffix[1:])
-    plt.close(fig)
+    figures.save(fig, out_png, out_pdf)
