@@ -1,8 +1,11 @@
 """Stage 1 through Snakemake: config validation at start and the DemoDigits data jobs."""
 
+import tomllib
 from pathlib import Path
 
 import pandas as pd
+import yaml
+from conftest import REPO
 
 from workflow import planned_jobs, snakemake
 
@@ -30,3 +33,16 @@ def test_data_rules_build_demo_digits(tmp_path: Path) -> None:
     assert (tmp_path / "results" / "data" / "DemoDigits_pretrain" / "captions.csv").is_file()
     assert (tmp_path / "results" / "logs" / "data" / "split_DemoDigits.log").read_text()
     assert "Nothing to be done" in snakemake(tmp_path, "results/splits/DemoDigits.csv").stderr
+
+
+def test_workflow_passes_snakemakes_linter(tmp_path: Path) -> None:
+    """Every rule has a log and the conda env; input functions live in common.smk."""
+    proc = snakemake(tmp_path, "--lint", check=False)
+    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_rule_env_holds_the_packages_dependencies() -> None:
+    env = yaml.safe_load((REPO / "envs" / "cdga.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert pip == project["dependencies"]

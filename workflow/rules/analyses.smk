@@ -3,51 +3,6 @@
 # results/analyses/; one summary rule per analysis gathers results/summary/<analysis>.csv and
 # its figures. Each job gets only its own config sub-section, so editing one analysis's
 # settings reruns that analysis alone.
-from cdga import methods
-
-ANALYSES = f"{RESULTS}/analyses"
-FIGURES = f"{RESULTS}/summary/figures"
-ANALYSIS_RUN = "{dataset}/{method}/{test_env}/scale{level}/trial{trial}"
-
-
-def selected_model(wildcards):
-    return f"{train_dir(**dict(wildcards.items()))}/model_training_domain.pt"
-
-
-def analysed_runs(dataset=None, test_env=None):
-    """Wildcard dicts of the analysed models: analyses.methods x test domains x first trials."""
-    cfg = config["analyses"]
-    return [
-        dict(dataset=ds, method=m, test_env=t, level=main_level(m), trial=k)
-        for ds in config["datasets"]
-        if dataset in (None, ds)
-        for m in cfg["methods"]
-        if m in config["methods"] and methods.runs_on(m, settings(ds)["variants"])
-        for t in settings(ds)["test_envs"]
-        if test_env in (None, t)
-        for k in range(min(cfg["trials"], config["training"]["trials"]))
-    ]
-
-
-def analysis_outputs(analysis, suffix=".csv", **where):
-    return [f"{ANALYSES}/{analysis}/{ANALYSIS_RUN.format(**r)}{suffix}" for r in analysed_runs(**where)]
-
-
-def test_env_pairs():
-    return [(ds, t) for ds in config["datasets"] for t in settings(ds)["test_envs"]]
-
-
-def figure(stem, caption, subcategory):
-    """PNG (in the report) and PDF of one summary figure."""
-    png = report(f"{FIGURES}/{stem}.png", caption=f"../report/{caption}.rst",
-                 category="Analyses", subcategory=subcategory)
-    return [png, f"{FIGURES}/{stem}.pdf"]
-
-
-def summary_table(name, caption, subcategory):
-    table = report(f"{RESULTS}/summary/{name}.csv", caption=f"../report/{caption}.rst",
-                   category="Analyses", subcategory=subcategory)
-    return table
 
 
 TARGETS += [f"{RESULTS}/summary/{name}.csv" for name in ("adversarial", "landscape", "shift")]
@@ -69,6 +24,8 @@ rule adversarial:
         f"{LOGS}/analyses/adversarial/{ANALYSIS_RUN}.log",
     benchmark:
         f"{BENCH}/analyses/adversarial_{{dataset}}_{{method}}_{{test_env}}_scale{{level}}_trial{{trial}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/analysis_adversarial.py"
 
@@ -88,6 +45,8 @@ rule landscape:
         f"{LOGS}/analyses/landscape/{ANALYSIS_RUN}.log",
     benchmark:
         f"{BENCH}/analyses/landscape_{{dataset}}_{{method}}_{{test_env}}_scale{{level}}_trial{{trial}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/analysis_landscape.py"
 
@@ -95,8 +54,7 @@ rule landscape:
 rule shift:
     """Transferability and diversity/correlation shift, training domains -> test domain, per model."""
     input:
-        models=lambda wc: [f"{train_dir(**r)}/model_training_domain.pt"
-                           for r in analysed_runs(wc.dataset, wc.test_env)],
+        models=lambda wc: [selected_model_file(**r) for r in analysed_runs(wc.dataset, wc.test_env)],
         split=lambda wc: split_table(wc.dataset),
     output:
         f"{ANALYSES}/shift/{{dataset}}/{{test_env}}.csv",
@@ -108,24 +66,10 @@ rule shift:
         f"{LOGS}/analyses/shift/{{dataset}}/{{test_env}}.log",
     benchmark:
         f"{BENCH}/analyses/shift_{{dataset}}_{{test_env}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/analysis_shift.py"
-
-
-def tsne_synthetic_method(dataset):
-    """The first of analyses.tsne.synthetic_methods that the dataset's variants allow."""
-    return methods.first_runnable(config["analyses"]["tsne"]["synthetic_methods"], settings(dataset)["variants"])
-
-
-def tsne_inputs(wildcards):
-    cfg = config["analyses"]["tsne"]
-    synth = tsne_synthetic_method(wildcards.dataset)
-    return {
-        "model": f"{train_dir(wildcards.dataset, cfg['method'], wildcards.test_env, main_level(cfg['method']), 0)}"
-        "/model_training_domain.pt",
-        "split": split_table(wildcards.dataset),
-        "assembly": assembly_manifest(wildcards.dataset, synth, wildcards.test_env, main_level(synth)),
-    }
 
 
 rule tsne:
@@ -145,6 +89,8 @@ rule tsne:
         f"{LOGS}/analyses/tsne/{{dataset}}/{{test_env}}.log",
     benchmark:
         f"{BENCH}/analyses/tsne_{{dataset}}_{{test_env}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/analysis_tsne.py"
 
@@ -162,6 +108,8 @@ rule summarize_adversarial:
         f"{LOGS}/analyses/summarize_adversarial.log",
     benchmark:
         f"{BENCH}/analyses/summarize_adversarial.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/summarize_analysis.py"
 
@@ -181,6 +129,8 @@ rule summarize_landscape:
         f"{LOGS}/analyses/summarize_landscape.log",
     benchmark:
         f"{BENCH}/analyses/summarize_landscape.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/summarize_analysis.py"
 
@@ -198,6 +148,8 @@ rule summarize_shift:
         f"{LOGS}/analyses/summarize_shift.log",
     benchmark:
         f"{BENCH}/analyses/summarize_shift.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/summarize_analysis.py"
 
@@ -214,5 +166,7 @@ rule scaling_figure:
         f"{LOGS}/analyses/scaling_figure.log",
     benchmark:
         f"{BENCH}/analyses/scaling_figure.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/summarize_analysis.py"

@@ -1,11 +1,13 @@
-# Paths and input functions shared by every stage.
+# Paths and input functions of every stage; the stage files hold the rules.
 import os.path
 
+from cdga import methods  # torch-free: keeps DAG building fast
 from cdga.registry import domains
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
+CONDA_ENV = "../../envs/cdga.yaml"  # every rule's environment (--sdm conda); relative to rules/
 DATA_ROOT = config["datasets_root"]
 
 
@@ -62,6 +64,166 @@ def synthetic_manifests(dataset, variant, pairs, reps):
         for rep in range(reps)
         for shard in range(shards)
     ]
+
+
+# ---------------------------------------------------------------- generation
+def generation_shards(dataset):
+    """Every shard tar of a dataset's generation: all pairs, reps 0..images_per_pair-1, shards."""
+    return [
+        synthetic_shard(dataset, variant, src, tgt, rep, shard)
+        for variant, src, tgt in methods.generation_pairs(domains(dataset), settings(dataset)["variants"])
+        for rep in range(config["generation"]["images_per_pair"])
+        for shard in range(config["generation"]["shards"])
+    ]
+
+
+def prompt_settings(wc):
+    """The dataset settings one job's prompts read: PG the target's description, IG the class template."""
+    own = settings(wc.dataset)
+    if wc.variant == "pg":
+        return {"prompt_template": own.get("prompt_template"),
+                "descriptions": {wc.tgt: own.get("descriptions", {}).get(wc.tgt)}}
+    return {"class_prompt_template": own.get("class_prompt_template")}
+
+
+# ---------------------------------------------------------------- assembly
+def assembly_manifest(dataset, method, test_env, level):
+    return f"{RESULTS}/assembly/{dataset}/{method}/{test_env}/scale{level}.csv"
+
+
+def assembly_synthetic(wildcards):
+    """The shard manifests a job's method uses: its variant, its pairs (never the test domain)."""
+    level = int(wildcards.level)
+    variant = methods.variant(wildcards.method, settings(wildcards.dataset)["variants"])
+    if (variant is None) != (level == 0):
+        raise ValueError(
+            f"method {wildcards.method!r} runs at scale level "
+            f"{'0' if variant is None else '>= 1'}, not {level}"
+        )
+    if variant is None:
+        return []
+    if level > config["generation"]["images_per_pair"]:
+        raise ValueError(
+            f"scale level {level} (config scaling) exceeds generation.images_per_pair "
+            f"{config['generation']['images_per_pair']}"
+        )
+    pairs = methods.synthetic_pairs(wildcards.method, domains(wildcards.dataset), wildcards.test_env)
+    return synthetic_manifests(wildcards.dataset, variant, pairs, level)
+
+
+# ---------------------------------------------------------------- training
+# Execution settings: they do not change results, so they are not training params.
+EXECUTION_KEYS = ("trials", "threads", "num_workers")
+
+
+def method_levels(method):
+    """Scale levels a method runs at: 0 for real-only methods, else the default (+ scaling)."""
+    if methods.method(method).synthetic is None:
+        return [0]
+    scaling = config["scaling"]
+    extra = scaling["levels"] if method in scaling["methods"] else []
+    return sorted({scaling["default_level"], *extra})
+
+
+def main_level(method):
+    return 0 if methods.method(method).synthetic is None else config["scaling"]["default_level"]
+
+
+def dataset_methods(dataset):
+    """The configured methods that apply to ``dataset`` (its generation variants)."""
+    variants = settings(dataset)["variants"]
+    return [m for m in config["methods"] if methods.runs_on(m, variants)]
+
+
+def training_params(dataset):
+    """The training block of one job: a dataset's own checkpoint_freq (DomainBed: DomainNet) wins."""
+    own = {k: v for k, v in config["training"].items() if k not in EXECUTION_KEYS}
+    if "checkpoint_freq" in settings(dataset):
+        own["checkpoint_freq"] = settings(dataset)["checkpoint_freq"]
+    return own
+
+
+def train_dir(dataset, method, test_env, level, trial):
+    return f"{RESULTS}/train/{dataset}/{method}/{test_env}/scale{level}/trial{trial}"
+
+
+def training_results(main_only):
+    """results.jsonl of every configured run (main_only: the main table's level only)."""
+    return [
+        f"{train_dir(ds, m, env, level, trial)}/results.jsonl"
+        for ds in config["datasets"]
+        for m in dataset_methods(ds)
+        for env in settings(ds)["test_envs"]
+        for level in ([main_level(m)] if main_only else method_levels(m))
+        for trial in range(config["training"]["trials"])
+    ]
+
+
+# ---------------------------------------------------------------- analyses
+ANALYSES = f"{RESULTS}/analyses"
+FIGURES = f"{RESULTS}/summary/figures"
+ANALYSIS_RUN = "{dataset}/{method}/{test_env}/scale{level}/trial{trial}"
+
+
+def selected_model_file(dataset, method, test_env, level, trial):
+    """The weights a run's training-domain model selection kept: what the analyses examine."""
+    return f"{train_dir(dataset, method, test_env, level, trial)}/model_training_domain.pt"
+
+
+def selected_model(wildcards):
+    return selected_model_file(**dict(wildcards.items()))
+
+
+def analysed_runs(dataset=None, test_env=None):
+    """Wildcard dicts of the analysed models: analyses.methods x test domains x first trials."""
+    cfg = config["analyses"]
+    return [
+        dict(dataset=ds, method=m, test_env=t, level=main_level(m), trial=k)
+        for ds in config["datasets"]
+        if dataset in (None, ds)
+        for m in cfg["methods"]
+        if m in config["methods"] and methods.runs_on(m, settings(ds)["variants"])
+        for t in settings(ds)["test_envs"]
+        if test_env in (None, t)
+        for k in range(min(cfg["trials"], config["training"]["trials"]))
+    ]
+
+
+def analysis_outputs(analysis, suffix=".csv", **where):
+    return [f"{ANALYSES}/{analysis}/{ANALYSIS_RUN.format(**r)}{suffix}" for r in analysed_runs(**where)]
+
+
+def test_env_pairs():
+    return [(ds, t) for ds in config["datasets"] for t in settings(ds)["test_envs"]]
+
+
+def figure(stem, caption, subcategory):
+    """PNG (in the report) and PDF of one summary figure."""
+    png = report(f"{FIGURES}/{stem}.png", caption=f"../report/{caption}.rst",
+                 category="Analyses", subcategory=subcategory)
+    return [png, f"{FIGURES}/{stem}.pdf"]
+
+
+def summary_table(name, caption, subcategory):
+    table = report(f"{RESULTS}/summary/{name}.csv", caption=f"../report/{caption}.rst",
+                   category="Analyses", subcategory=subcategory)
+    return table
+
+
+def tsne_synthetic_method(dataset):
+    """The first of analyses.tsne.synthetic_methods that the dataset's variants allow."""
+    return methods.first_runnable(config["analyses"]["tsne"]["synthetic_methods"], settings(dataset)["variants"])
+
+
+def tsne_inputs(wildcards):
+    cfg = config["analyses"]["tsne"]
+    synth = tsne_synthetic_method(wildcards.dataset)
+    return {
+        "model": selected_model_file(wildcards.dataset, cfg["method"], wildcards.test_env,
+                                     main_level(cfg["method"]), 0),
+        "split": split_table(wildcards.dataset),
+        "assembly": assembly_manifest(wildcards.dataset, synth, wildcards.test_env, main_level(synth)),
+    }
 
 
 # Each stage file appends the final outputs it owns; rule all (in the Snakefile) requests them.

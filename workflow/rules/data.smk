@@ -16,6 +16,8 @@ rule make_demo_digits:
         f"{LOGS}/data/make_demo_digits.log",
     benchmark:
         f"{BENCH}/data/make_demo_digits.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/make_demo_digits.py"
 
@@ -35,5 +37,7 @@ rule split_dataset:
         f"{LOGS}/data/split_{{dataset}}.log",
     benchmark:
         f"{BENCH}/data/split_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/split_dataset.py"

@@ -21,5 +21,7 @@ for _dataset in ARRANGERS:
             f"{BENCH}/data/prepare_{_dataset}.tsv"
         # Clusters usually reach the internet only from the submit host.
         localrule: True
+        conda:
+            CONDA_ENV
         script:
             "../scripts/prepare_dataset.py"

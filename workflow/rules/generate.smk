@@ -1,7 +1,6 @@
 # Stage 2b: CDGA generation, one job per (dataset, variant, source, target, rep, shard), and the
 # quality of what came out. Every ordered pair i != j per variant of the dataset, plus the
 # within-domain pairs (i, i) with its first variant (method ldm_within).
-from cdga.methods import generation_pairs  # torch-free: keeps DAG building fast
 
 GEN = config["generation"]
 SHARED_GEN_KEYS = ("steps", "scheduler", "resolution", "seed", "batch_size")
@@ -13,25 +12,6 @@ wildcard_constraints:
     tgt="[^/]+",
     rep=r"\d+",
     shard=r"\d+",
-
-
-def generation_shards(dataset):
-    """Every shard tar of a dataset's generation: all pairs, reps 0..images_per_pair-1, shards."""
-    return [
-        synthetic_shard(dataset, variant, src, tgt, rep, shard)
-        for variant, src, tgt in generation_pairs(domains(dataset), settings(dataset)["variants"])
-        for rep in range(GEN["images_per_pair"])
-        for shard in range(GEN["shards"])
-    ]
-
-
-def prompt_settings(wc):
-    """The dataset settings one job's prompts read: PG the target's description, IG the class template."""
-    own = settings(wc.dataset)
-    if wc.variant == "pg":
-        return {"prompt_template": own.get("prompt_template"),
-                "descriptions": {wc.tgt: own.get("descriptions", {}).get(wc.tgt)}}
-    return {"class_prompt_template": own.get("class_prompt_template")}
 
 
 TARGETS += [f"{RESULTS}/summary/generation_quality.csv"]
@@ -57,6 +37,8 @@ rule generate:
         f"{LOGS}/generate/{{dataset}}/{{variant}}/{{src}}--{{tgt}}/rep{{rep}}/shard{{shard}}.log",
     benchmark:
         f"{BENCH}/generate/generate_{{dataset}}_{{variant}}_{{src}}--{{tgt}}_rep{{rep}}_shard{{shard}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/generate.py"
 
@@ -84,6 +66,8 @@ rule generation_quality:
         f"{LOGS}/generate/generation_quality_{{dataset}}.log",
     benchmark:
         f"{BENCH}/generate/generation_quality_{{dataset}}.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/generation_quality.py"
 
@@ -102,5 +86,7 @@ rule generation_quality_table:
         f"{LOGS}/generate/generation_quality_table.log",
     benchmark:
         f"{BENCH}/generate/generation_quality_table.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/generation_quality_table.py"

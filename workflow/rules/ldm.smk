@@ -16,5 +16,7 @@ rule train_demo_ldm:
         f"{LOGS}/ldm/train_demo_ldm.log",
     benchmark:
         f"{BENCH}/ldm/train_demo_ldm.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/train_demo_ldm.py"

@@ -36,5 +36,7 @@ rule tables:
         f"{LOGS}/tables/tables.log",
     benchmark:
         f"{BENCH}/tables/tables.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../scripts/tables.py"
