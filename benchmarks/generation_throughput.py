@@ -28,7 +28,12 @@ import pandas as pd
 import torch
 import yaml
 from _env import emit, header
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    StableDiffusionImg2ImgPipeline,
+    UNet2DConditionModel,
+)
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from _env import header
+from _env import emit, header
 
 from cdga import assembly, datasets, demo_digits
 
@@ -90,11 +90,7 @@ def main() -> None:
             jobs = envs * (methods + extra) * trials
             lines.append(f"{trials} trials: {jobs} jobs x {demo_cpu:.1f} cpu-s / 2 cores = "
                          f"{jobs * demo_cpu / 2 / 60:.1f} min")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
