@@ -57,6 +57,8 @@ def test_rates_near_duplicates_and_grid(tmp_path: Path) -> None:
     assert ((rates >= 0) & (rates <= 1)).all()
     # a copy of the source is classified like the source: the rate is the classifier's view of x
     assert np.isclose(by.loc["pg", "target_domain_rate"], (scores.query("variant == 'pg'")["domain_pred"] == "sketch").mean())
+    picked = gq.example_sources(manifest[manifest["variant"] == "pg"], 2)
+    assert len(picked) == 2 and manifest.set_index("source_path").loc[picked, "class_index"].nunique() == 2
     gq.grid_figure(manifest, tmp_path / "grid.png", tmp_path / "grid.pdf", examples=2, resolution=16)
     with Image.open(tmp_path / "grid.png") as im:
         assert im.size[0] > 100

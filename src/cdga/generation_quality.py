@@ -142,6 +142,13 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
     return summary[SUMMARY_COLUMNS], scores
 
 
+def example_sources(pair: pd.DataFrame, examples: int) -> list[str]:
+    """Up to ``examples`` source images of one pair, each of another class, classes spread evenly."""
+    per_class = pair.sort_values("source_path").groupby("class_index")["source_path"].first()
+    picks = np.unique(np.linspace(0, len(per_class) - 1, min(examples, len(per_class))).round().astype(int))
+    return list(per_class.iloc[picks])
+
+
 def grid_figure(manifest: pd.DataFrame, out_png: str | Path, out_pdf: str | Path,
                 examples: int, resolution: int) -> None:
     """Per ordered pair, a row of ``examples`` triples: real source, then each variant's output."""
@@ -153,7 +160,7 @@ def grid_figure(manifest: pd.DataFrame, out_png: str | Path, out_pdf: str | Path
     fig, axes = plt.subplots(len(rows), cols, figsize=(0.9 * cols, 0.95 * len(rows)), squeeze=False)
     for r, (src, tgt) in enumerate(rows):
         pair = first[(first["source_domain"] == src) & (first["target_domain"] == tgt)]
-        sources = sorted(pair["source_path"].unique())[:examples]
+        sources = example_sources(pair, examples)
         for e, path in enumerate(sources):
             panels = [("real", np.asarray(load_image(path, resolution)))]
             for v in variants:
