@@ -113,18 +113,18 @@ def test_demo_ldm_trains_saves_and_resumes_identically(corpus: Path, tmp_path: P
     assert [len(pipe.tokenizer(w, add_special_tokens=False).input_ids) for w in words] == [1] * len(words)
     assert pipe.vae.config.scaling_factor > 0
 
-    real_save = demo_ldm._save_ckpt
+    real_save = demo_ldm.save_torch
 
-    def save_then_die(path: Path, state: dict) -> None:
+    def save_then_die(path: Path, state: dict) -> None:  # checkpoints are the only torch saves
         real_save(path, state)
         if state.get("phase") == "unet" and state["step"] == 2:
             raise KeyboardInterrupt("killed after the first UNet checkpoint")
 
-    monkeypatch.setattr(demo_ldm, "_save_ckpt", save_then_die)
+    monkeypatch.setattr(demo_ldm, "save_torch", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         demo_ldm.train(corpus, tmp_path / "resumed", TINY, tmp_path / "resumed_work")
     assert not (tmp_path / "resumed").exists()  # nothing half-written in place
-    monkeypatch.setattr(demo_ldm, "_save_ckpt", real_save)
+    monkeypatch.setattr(demo_ldm, "save_torch", real_save)
     demo_ldm.train(corpus, tmp_path / "resumed", TINY, tmp_path / "resumed_work")
     full, resumed = _weights(tmp_path / "full"), _weights(tmp_path / "resumed")
     assert full.keys() == resumed.keys()
