@@ -12,6 +12,7 @@ import pytest
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 
 from cdga import generation as gen
+from cdga import methods
 from cdga.ldm import load_pipeline
 from cdga.shards import TarShard
 
@@ -83,7 +84,7 @@ def test_fixed_lam_is_accepted() -> None:
 
 # ---------------------------------------------------------------- pairs, seeds, plans
 def test_pairs_are_all_ordered_pairs_plus_within_pairs_of_the_first_variant() -> None:
-    fams = gen.pairs(("a", "b", "c", "d"), ["pg", "ig"])
+    fams = methods.generation_pairs(("a", "b", "c", "d"), ["pg", "ig"])
     assert len(fams) == 2 * 12 + 4
     assert {f for f in fams if f[1] == f[2]} == {("pg", d, d) for d in "abcd"}
     assert len(set(fams)) == len(fams)

@@ -35,7 +35,6 @@ from tqdm import tqdm
 
 from cdga.io import write_csv, write_json
 from cdga.ldm import SCHEDULERS
-from cdga.methods import generation_pairs as pairs  # noqa: F401 - torch-free home, for the DAG
 from cdga.shards import TarShard, png_bytes, write_tar
 
 log = logging.getLogger(__name__)
