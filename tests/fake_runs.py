@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from fake_synthetic import make_pairs
 
-from cdga import algorithms, assembly, probe
+from cdga import assembly, probe
 from cdga.adversarial import Normalized
 from cdga.data import IMAGENET_MEAN, IMAGENET_STD
 from cdga.io import write_csv
+from cdga.methods import METHODS, synthetic_pairs, variant
 from cdga.networks import Classifier, save_model
 from cdga.registry import domains
 
@@ -50,7 +51,7 @@ def make_runs(workdir: Path, dataset: str, methods: list[str], test_envs: list[s
     """Selected models for every (method, test domain, trial) at the methods' main level."""
     split = pd.read_csv(workdir / "results" / "splits" / f"{dataset}.csv")
     for m, method in enumerate(methods):
-        lv = 0 if algorithms.method(method).synthetic is None else level
+        lv = 0 if METHODS[method].synthetic is None else level
         for t in test_envs:
             for k in range(trials):
                 with contextlib.chdir(workdir):  # the split table's paths are relative to it
@@ -62,12 +63,12 @@ def make_runs(workdir: Path, dataset: str, methods: list[str], test_envs: list[s
 def make_assembly(workdir: Path, dataset: str, method: str, test_env: str, level: int) -> Path:
     """Fake generation shards of the method's pairs and its assembled training manifest."""
     split = pd.read_csv(workdir / "results" / "splits" / f"{dataset}.csv")
-    variant = algorithms.variant(method, ["pg", "ig"])
-    pairs = algorithms.synthetic_pairs(method, domains(dataset), test_env)
+    used = variant(method, ["pg", "ig"])
+    pairs = synthetic_pairs(method, domains(dataset), test_env)
     with contextlib.chdir(workdir):  # the split table's image paths are relative to it
-        manifests = make_pairs(Path("."), split, dataset, variant, pairs, level)
+        manifests = make_pairs(Path("."), split, dataset, used, pairs, level)
         synthetic = assembly.read_synthetic(manifests)
-        manifest = assembly.assemble(split, test_env, synthetic, pairs, variant, level)
+        manifest = assembly.assemble(split, test_env, synthetic, pairs, used, level)
     path = workdir / "results" / "assembly" / dataset / method / test_env / f"scale{level}.csv"
     write_csv(path, manifest)
     return path

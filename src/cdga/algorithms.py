@@ -13,9 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# The method registry lives in the torch-free cdga.methods; re-exported for callers of this module.
-from cdga.methods import METHODS, Method, method, runs_on, synthetic_pairs, variant  # noqa: F401
-
 Minibatches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 
 
