@@ -22,7 +22,7 @@ TINY = {
     "text_encoder": {"hidden_size": 16, "layers": 1, "heads": 2},
     "unet": {"block_out_channels": [16, 16], "cross_attention": [False, True], "layers_per_block": 1,
              "attention_head_dim": 8, "steps": 4, "batch_size": 4, "lr": 0.001, "warmup_steps": 1,
-             "ema_decay": 0.9, "caption_dropout": 0.25},
+             "ema_decay": 0.9, "caption_dropout": 0.25, "snr_gamma": 5.0},
 }
 
 
@@ -137,3 +137,10 @@ def test_training_data_errors_name_the_file(tmp_path: Path) -> None:
     bad = {**TINY, "unet": {**TINY["unet"], "cross_attention": [True]}}
     with pytest.raises(ValueError, match="one flag per level"):
         demo_ldm.build_unet(bad["unet"], 8, 16)
+
+
+def test_min_snr_weight_caps_the_easy_timesteps() -> None:
+    alphas = torch.tensor([0.99, 5 / 6, 0.5, 0.01])  # SNR 99, 5, 1, ~0.01
+    weight = demo_ldm.min_snr_weight(alphas, gamma=5.0)
+    torch.testing.assert_close(weight, torch.tensor([5 / 99, 1.0, 1.0, 1.0]))
+    assert torch.equal(demo_ldm.min_snr_weight(alphas, None), torch.ones(4))

@@ -226,10 +226,21 @@ def encode_corpus(vae: AutoencoderKL, images: torch.Tensor) -> tuple[torch.Tenso
     return torch.cat(means), torch.cat(stds)
 
 
+def min_snr_weight(alphas: torch.Tensor, gamma: float | None) -> torch.Tensor:
+    """Per-sample loss weight min(SNR, gamma) / SNR of epsilon prediction (Hang et al. 2023),
+    SNR = alpha_bar / (1 - alpha_bar); all ones when ``gamma`` is None. It stops the many
+    nearly noise-free timesteps from dominating training."""
+    if gamma is None:
+        return torch.ones_like(alphas)
+    snr = alphas / (1 - alphas)
+    return snr.clamp(max=gamma) / snr
+
+
 def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents: tuple[torch.Tensor, torch.Tensor],
                scaling: float, ids: torch.Tensor, empty_ids: torch.Tensor, opts: Mapping, seed: int,
                ckpt: Path, fingerprint: str, every: int) -> None:
-    """Train UNet and text encoder jointly on epsilon prediction; leave EMA weights in them."""
+    """Train UNet and text encoder jointly on (Min-SNR weighted) epsilon prediction; leave EMA
+    weights in them."""
     steps, bs = opts["steps"], opts["batch_size"]
     scheduler = DDIMScheduler(**SD_SCHEDULER)
     alphas = scheduler.alphas_cumprod
@@ -260,7 +271,8 @@ def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents:
         a = alphas[t].view(-1, 1, 1, 1)
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         context = text_encoder(tokens)[0]
-        loss = F.mse_loss(unet(zt, t, context).sample, noise)
+        per_sample = F.mse_loss(unet(zt, t, context).sample, noise, reduction="none").mean(dim=(1, 2, 3))
+        loss = (min_snr_weight(alphas[t], opts["snr_gamma"]) * per_sample).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
