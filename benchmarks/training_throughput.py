@@ -20,7 +20,6 @@ import argparse
 import os
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from _env import emit, header
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from cdga import algorithms, data
+from cdga import algorithms, data, train
 from cdga.networks import Classifier
 from cdga.shards import png_bytes, write_tar
 
@@ -72,13 +71,9 @@ def build_step(cfg: dict, device: torch.device):
     rng = np.random.default_rng(0)
 
     def step(x: torch.Tensor, y: torch.Tensor, per_domain: int) -> None:
-        x = x.to(device, non_blocking=True)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        y = y.to(device, non_blocking=True)
-        batches = [(x[k:k + per_domain], y[k:k + per_domain]) for k in range(0, len(x), per_domain)]
-        autocast = torch.autocast("cuda", dtype=torch.float16) if cuda else nullcontext()
-        algorithm.update(batches, rng, scaler, autocast if cuda else None)
+        x, y = train.to_device(x, y, device)
+        algorithm.update(train.per_domain_batches(x, y, per_domain), rng, scaler,
+                         train.autocast_for(device) if cuda else None)
 
     return algorithm, step
 

@@ -41,7 +41,7 @@ def write_json(target: str | os.PathLike, obj: object) -> None:
 def save_torch(target: str | os.PathLike, obj: object) -> None:
     """Atomically ``torch.save`` ``obj``. Saving through a file handle keeps the archive's
     internal name fixed, so the same object gives the same bytes whatever the temporary name."""
-    import torch  # here, not at module level: the workflow imports this module without torch
+    import torch  # here: the light rule scripts (split, assemble, tables) import this module
 
     with atomic_path(target, ".pt") as tmp, open(tmp, "wb") as handle:
         torch.save(obj, handle)

@@ -70,8 +70,8 @@ class Evaluator:
         algorithm.eval()
         correct, losses = [], []
         for x, y in self.loader:
-            x, y = _to(x, y, self.device)
-            with _autocast(self.device):
+            x, y = to_device(x, y, self.device)
+            with autocast_for(self.device):
                 logits = algorithm.predict(x)
             losses.append(F.cross_entropy(logits.float(), y, reduction="none").cpu())
             correct.append((logits.argmax(1) == y).cpu())
@@ -86,15 +86,22 @@ class Evaluator:
         return out
 
 
-def _to(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch on ``device``; channels_last images on CUDA."""
     x = x.to(device, non_blocking=True)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     return x, y.to(device, non_blocking=True)
 
 
-def _autocast(device: torch.device) -> torch.autocast | nullcontext:
+def autocast_for(device: torch.device) -> torch.autocast | nullcontext:
+    """fp16 autocast on CUDA; a no-op context elsewhere."""
     return torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else nullcontext()
+
+
+def per_domain_batches(x: torch.Tensor, y: torch.Tensor, per_domain: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Split a step's concatenated batch back into its training domains' minibatches."""
+    return [(x[k:k + per_domain], y[k:k + per_domain]) for k in range(0, len(x), per_domain)]
 
 
 def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, int]
@@ -182,12 +189,10 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     per_domain = sum(counts)
     losses: list[float] = []
     for step, (x, y) in zip(range(start, cfg["steps"]), loader, strict=False):
-        x, y = _to(x, y, dev)
-        minibatches = [(x[k:k + per_domain], y[k:k + per_domain])
-                       for k in range(0, len(x), per_domain)]
+        x, y = to_device(x, y, dev)
         rng = np.random.default_rng([seed, step, 1])
-        losses.append(algorithm.update(minibatches, rng, scaler,
-                                       _autocast(dev) if dev.type == "cuda" else None))
+        losses.append(algorithm.update(per_domain_batches(x, y, per_domain), rng, scaler,
+                                       autocast_for(dev) if dev.type == "cuda" else None))
         if step % cfg["checkpoint_freq"] and step != cfg["steps"] - 1:
             continue
         record = {**meta, "step": step, "epoch": (step + 1) * counts[0] / smallest_real,
