@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cdga.shards import TarShard, png_bytes, write_tar
+from cdga.shards import ShardError, TarShard, png_bytes, write_tar
 
 
 def images(n: int) -> list[tuple[str, bytes]]:
@@ -57,3 +57,25 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         write_tar(tmp_path / "s.tar", broken())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["mid_data", "at_header", "mid_header", "before_marker"])
+def test_truncated_shard_names_the_file(tmp_path: Path, where: str) -> None:
+    """A shard cut short (a killed copy, a full disk) fails with its path, not a bare tar error."""
+    write_tar(tmp_path / "s.tar", images(5))
+    offset, size = TarShard(tmp_path / "s.tar").index["img003.png"]
+    header = offset - 512
+    last_offset, last_size = TarShard(tmp_path / "s.tar").index["img004.png"]
+    cut = {"mid_data": offset + size // 2, "at_header": header, "mid_header": header + 100,
+           "before_marker": last_offset + 512}[where]
+    raw = (tmp_path / "s.tar").read_bytes()
+    (tmp_path / "s.tar").write_bytes(raw[:cut])
+    shard = TarShard(tmp_path / "s.tar")
+    with pytest.raises(ShardError, match=r"s\.tar.*truncated|s\.tar.*corrupt"):
+        for name in shard.names():
+            shard.image(name)
+
+
+def test_intact_shard_passes_the_end_marker_check(tmp_path: Path) -> None:
+    write_tar(tmp_path / "s.tar", images(3))
+    assert len(TarShard(tmp_path / "s.tar").names()) == 3

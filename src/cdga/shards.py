@@ -35,6 +35,14 @@ def png_bytes(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+END_MARKER = 2 * tarfile.BLOCKSIZE  # two zero blocks close every tar that write_tar writes
+REMAKE = "delete it and its manifest (.csv) and rerun its generate job"
+
+
+class ShardError(RuntimeError):
+    """A synthetic shard cannot be read; the message names the file and how to remake it."""
+
+
 class TarShard:
     """Random access to the members of one tar shard by name.
 
@@ -57,8 +65,16 @@ class TarShard:
         if self._index is None:
             if not self.path.is_file():
                 raise FileNotFoundError(f"synthetic shard {str(self.path)!r} does not exist")
-            with tarfile.open(self.path, "r:") as tar:
-                self._index = {m.name: (m.offset_data, m.size) for m in tar if m.isfile()}
+            try:
+                with tarfile.open(self.path, "r:") as tar:
+                    index = {m.name: (m.offset_data, m.size) for m in tar if m.isfile()}
+                    end = tar.offset  # where the end-of-archive marker should start
+            except tarfile.TarError as exc:
+                raise ShardError(f"synthetic shard {str(self.path)!r} is corrupt ({exc}); {REMAKE}") from exc
+            if self.path.stat().st_size < end + END_MARKER:
+                raise ShardError(f"synthetic shard {str(self.path)!r} is truncated (no end-of-archive "
+                                 f"marker after byte {end}); {REMAKE}")
+            self._index = index
         return self._index
 
     def names(self) -> list[str]:
@@ -74,7 +90,11 @@ class TarShard:
             self._handle = open(self.path, "rb")  # noqa: SIM115 - kept open for reuse
             self._pid = os.getpid()
         self._handle.seek(offset)
-        return self._handle.read(size)
+        data = self._handle.read(size)
+        if len(data) != size:
+            raise ShardError(f"synthetic shard {str(self.path)!r} is truncated: member {name!r} has "
+                             f"{len(data)} of {size} bytes; {REMAKE}")
+        return data
 
     def image(self, name: str) -> Image.Image:
         """Member ``name`` decoded as an RGB image."""
