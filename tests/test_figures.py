@@ -37,7 +37,7 @@ def test_analysis_figures_render(tmp_path: Path) -> None:
     for col in ("transfer", "diversity", "correlation"):
         shift[col] = rng.uniform(size=len(shift))
     assert len(figures.shift(shift, METHODS).axes) == 3
-    scaling = pd.concat([_grid(dataset=["D"], method=["cdga_pg", "mixup"], level=[1, 2],
+    scaling = pd.concat([_grid(dataset=["D"], method=["cdga_pg", "mixup_within"], level=[1, 2],
                                test_env=["a"], trial=[0, 1], selection=["oracle"]),
                          _grid(dataset=["D"], method=["erm"], level=[0], test_env=["a"],
                                trial=[0, 1], selection=["oracle"])])
@@ -45,7 +45,7 @@ def test_analysis_figures_render(tmp_path: Path) -> None:
     fig = figures.scaling(scaling, METHODS)
     labels = {t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]}
     labels |= {t.get_text() for leg in fig.legends for t in leg.get_texts()}
-    assert "mixup" not in labels and {"erm", "cdga_pg"} <= labels
+    assert "mixup_within" not in labels and {"erm", "cdga_pg"} <= labels
 
     points = pd.DataFrame({"x": rng.normal(size=6), "y": rng.normal(size=6),
                            "origin": ["real"] * 4 + ["synthetic"] * 2,

@@ -81,6 +81,8 @@ def test_domainbed_training_protocol(paper: dict) -> None:
     assert t["augment"] == {"crop_scale": [0.7, 1.0], "hflip": True, "color_jitter": 0.3,
                             "grayscale": 0.1}
     assert paper["split"]["holdout_fraction"] == 0.2
+    assert (t["freeze_bn"], t["mixup_alpha"]) == (True, 0.2)  # the published tables' BatchNorm
+    assert {"erm", "mixup_inter"} <= set(paper["methods"])  # DomainBed's ERM and Mixup rows
 
 
 def hub_cache(hf_home: Path, repo_id: str, pipeline_dir: Path) -> None:
@@ -151,7 +153,7 @@ def test_paper_dag_plans_every_dataset_pair_and_run(tmp_path: Path, paper: dict)
     for name in paper["datasets"]:
         n, ds = len(domains(name)), paper["dataset_settings"][name]
         families += len(ds["variants"]) * n * (n - 1) + n  # ordered pairs per variant + within
-        levels = {"erm": 1, "mixup": 1, "ldm_within": 1,
+        levels = {"erm": 1, "mixup_within": 1, "mixup_inter": 1, "ldm_within": 1,
                   "cdga_ig": 1 + len(scaling["levels"]),
                   "cdga_pg": (1 + len(scaling["levels"])) if "pg" in ds["variants"] else 0}
         runs += sum(levels[m] for m in paper["methods"]) * len(ds["test_envs"]) * trials

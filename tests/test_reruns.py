@@ -81,7 +81,7 @@ def test_pg_guidance_scale_reruns_pg_generation_and_downstream(finished_study: P
     assert all(j.reason.startswith(PARAMS_CHANGED) for j in generate)
     trained = {j.wildcards["method"] for j in jobs if j.rule == "train"}
     assert "cdga_pg" in trained
-    assert not trained & {"erm", "mixup", "cdga_ig"}
+    assert not trained & {"erm", "mixup_within", "mixup_inter", "cdga_ig"}
     assert not {"train_demo_ldm", "make_demo_digits", "split_dataset"} & set(rules(jobs))
     downstream = [j for j in jobs if j.rule not in ("generate", "all")]
     assert all(INPUT_UPDATED in j.reason for j in downstream)

@@ -25,6 +25,17 @@ class Algorithm(nn.Module):
         self.hparams = dict(hparams)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=hparams["lr"],
                                           weight_decay=hparams["weight_decay"])
+        self.train()
+
+    def train(self, mode: bool = True) -> Algorithm:
+        """nn.Module.train; with hparam ``freeze_bn`` every BatchNorm stays in eval mode
+        (running statistics fixed, affine parameters still learnt), as in DomainBed's ResNet."""
+        super().train(mode)
+        if self.hparams["freeze_bn"]:
+            for module in self.network.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
 
     def loss(self, minibatches: Minibatches, rng: np.random.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -61,9 +72,9 @@ class ERM(Algorithm):
         return F.cross_entropy(self.predict(x), y)
 
 
-class Mixup(Algorithm):
-    """Within-domain Mixup (Zhang et al. 2018): each domain's minibatch is mixed with a
-    permutation of itself, weight lambda ~ Beta(alpha, alpha) drawn per domain and step."""
+class MixupWithin(Algorithm):
+    """Within-domain Mixup (Zhang et al. 2018), the VRM baseline: each domain's minibatch is
+    mixed with a permutation of itself, lambda ~ Beta(alpha, alpha) drawn per domain and step."""
 
     def loss(self, minibatches: Minibatches, rng: np.random.Generator) -> torch.Tensor:
         alpha = self.hparams["mixup_alpha"]
@@ -77,4 +88,24 @@ class Mixup(Algorithm):
         return total / len(minibatches)
 
 
-ALGORITHMS: dict[str, type[Algorithm]] = {"ERM": ERM, "Mixup": Mixup}
+class MixupInter(Algorithm):
+    """Inter-domain Mixup, DomainBed's ``Mixup`` (Xu et al. 2020, Yan et al. 2020): the domains
+    are put in a random cyclic order and each minibatch is mixed with the next domain's (both
+    cut to the shorter length), lambda ~ Beta(alpha, alpha) drawn per pair and step."""
+
+    def loss(self, minibatches: Minibatches, rng: np.random.Generator) -> torch.Tensor:
+        alpha = self.hparams["mixup_alpha"]
+        order = rng.permutation(len(minibatches))
+        total = 0.0
+        for i, j in zip(order, np.roll(order, -1), strict=True):
+            (xi, yi), (xj, yj) = minibatches[i], minibatches[j]
+            n = min(len(xi), len(xj))
+            lam = float(rng.beta(alpha, alpha))
+            logits = self.predict(lam * xi[:n] + (1 - lam) * xj[:n])
+            total = total + lam * F.cross_entropy(logits, yi[:n]) + (1 - lam) * F.cross_entropy(
+                logits, yj[:n])
+        return total / len(minibatches)
+
+
+ALGORITHMS: dict[str, type[Algorithm]] = {"ERM": ERM, "MixupWithin": MixupWithin,
+                                          "MixupInter": MixupInter}

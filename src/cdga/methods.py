@@ -25,7 +25,8 @@ METHODS: dict[str, Method] = {
     "cdga_pg": Method("ERM", synthetic="cross", variant="pg"),
     "cdga_ig": Method("ERM", synthetic="cross", variant="ig"),
     "ldm_within": Method("ERM", synthetic="within", variant="first"),
-    "mixup": Method("Mixup"),
+    "mixup_within": Method("MixupWithin"),  # the VRM baseline; no DomainBed counterpart
+    "mixup_inter": Method("MixupInter"),    # DomainBed's Mixup
 }
 
 
