@@ -4,7 +4,9 @@ Per dataset and model-selection rule: rows are methods, columns the test domains
 average, cells the mean ± standard error over trials, in percent. The standard error is the
 sample one, std(ddof=1) / sqrt(n); DomainBed's collect_results uses ddof=0, which is smaller
 by a factor sqrt((n - 1) / n). 'Avg' is the mean over trials of each trial's average over test
-domains, so its error reflects trial-to-trial spread.
+domains, so its error reflects trial-to-trial spread. The split is fixed across trials (the
+synthetic images are made from it), so the spread covers initialisation and minibatch sampling,
+not the split, which DomainBed redraws per trial; every table with an error says so.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ REPORTED_DOMAINBED = {
     "Mixup": {"PACS": 84.6, "VLCS": 77.4, "OfficeHome": 68.1, "TerraIncognita": 47.9,
               "DomainNet": 39.2},
 }
+# The measured method that stands beside each reported row; other methods have none.
+COUNTERPARTS = {"ERM": "erm", "Mixup": "mixup_inter"}
 SELECTION_TITLES = {"training_domain": "training-domain validation",
-                    "oracle": "oracle (test-domain validation)"}
+                    "oracle": "oracle (test-domain validation, last checkpoint)"}
+SPREAD_NOTE = ("The split is fixed across trials, so the standard error covers initialisation "
+               "and minibatch sampling, not the split.")
 
 
 def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
@@ -123,7 +129,8 @@ def accuracy_tables(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
             table = summarize(sub, envs, methods)
             heading = f"{dataset}, {title}"
             trials = sorted(set(sub["trial"]))
-            note = f"(accuracy %, mean ± standard error over {len(trials)} trial(s))"
+            note = (f"(accuracy %, mean ± standard error over {len(trials)} trial(s)) "
+                    + SPREAD_NOTE)
             md.append(markdown(table, heading) + "\n" + note + "\n")
             tex.append(latex(table, f"{heading} {note}"))
     return "\n".join(md), "\n".join(tex)
@@ -132,22 +139,29 @@ def accuracy_tables(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
 def overview(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
              methods: Sequence[str]) -> pd.DataFrame:
     """Cross-dataset table (training-domain validation, average over test domains, %):
-    DomainBed's reported rows next to this study's measured rows, labelled by 'source'."""
+    each DomainBed reported row followed by its measured counterpart (``COUNTERPARTS``), then
+    the measured methods that have none; 'source' labels every row."""
     datasets = list(dict.fromkeys([*test_envs, "PACS", "VLCS", "OfficeHome", "TerraIncognita",
                                    "DomainNet"]))
-    rows = []
-    for algo, values in REPORTED_DOMAINBED.items():
-        rows.append({"source": "reported (DomainBed, ResNet-50)", "method": algo}
-                    | {d: _fmt_reported(values.get(d)) for d in datasets})
     main = acc[acc["selection"] == "training_domain"]
-    for method in methods:
+
+    def measured(method: str) -> list[dict]:
         row = {"source": "measured (this study)", "method": method}
         for d in datasets:
             sub = main[(main["dataset"] == d) & (main["method"] == method)]
             avg = summarize(sub, test_envs[d], [method]).get("Avg") if d in test_envs else None
             row[d] = _fmt(avg.iloc[0]) if avg is not None and len(avg) else "–"
-        if any(row[d] != "–" for d in datasets):
-            rows.append(row)
+        return [row] if any(row[d] != "–" for d in datasets) else []
+
+    rows = []
+    for algo, values in REPORTED_DOMAINBED.items():
+        rows.append({"source": "reported (DomainBed, ResNet-50)", "method": algo}
+                    | {d: _fmt_reported(values.get(d)) for d in datasets})
+        if COUNTERPARTS.get(algo) in methods:
+            rows += measured(COUNTERPARTS[algo])
+    for method in methods:
+        if method not in COUNTERPARTS.values():
+            rows += measured(method)
     return pd.DataFrame(rows, columns=["source", "method", *datasets])
 
 
@@ -156,13 +170,18 @@ def _fmt_reported(value: float | None) -> str:
 
 
 def overview_markdown(table: pd.DataFrame) -> str:
+    pairs = ", ".join(f"`{m}` under {algo}" for algo, m in COUNTERPARTS.items())
     lines = ["| " + " | ".join(table.columns) + " |",
              "|" + "|".join(" --- " for _ in table.columns) + "|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     return ("### Average accuracy over test domains (%), training-domain validation\n\n"
             + "\n".join(lines) + "\n\nReported rows are copied from DomainBed (Gulrajani & "
             "Lopez-Paz, ICLR 2021); measured rows are this study's runs, with the backbone and "
-            "settings of its config (the demo: a small CNN on DemoDigits).\n")
+            "settings of its config (the demo: a small CNN on DemoDigits). Each reported row is "
+            f"followed by the measured method that runs its algorithm ({pairs}); the other "
+            "measured rows have no reported counterpart (`mixup_within` mixes images within "
+            "each domain, DomainBed's Mixup mixes two domains' minibatches). Measured cells are "
+            f"mean ± standard error over trials. {SPREAD_NOTE}\n")
 
 
 def overview_latex(table: pd.DataFrame) -> str:
@@ -171,4 +190,4 @@ def overview_latex(table: pd.DataFrame) -> str:
     for row in table.itertuples(index=False):
         cells = [_latex_escape(c).replace("±", "$\\pm$").replace("–", "--") for c in row]
         lines.append(" & ".join(cells) + " \\\\")
-    return "\n".join([*lines, "\\bottomrule", "\\end{tabular}"]) + "\n"
+    return "\n".join([*lines, "\\bottomrule", "\\end{tabular}", f"% {SPREAD_NOTE}"]) + "\n"
