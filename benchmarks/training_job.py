@@ -33,7 +33,8 @@ import json, sys, torch
 torch.set_num_threads({threads})
 from cdga import train
 records = train.train({manifest!r}, {out!r}, dataset="DemoDigits", method="erm",
-                      test_env="photo", level=0, trial=0, cfg=json.loads({cfg!r}))
+                      test_env="photo", level=0, trial=0, cfg=json.loads({cfg!r}),
+                      holdout_fraction={holdout!r})
 print(json.dumps(records[-1]))
 """
 
@@ -67,7 +68,8 @@ def main() -> None:
         demo_digits.build(tmp / "DemoDigits", tmp / "pretrain", ds["descriptions"],
                           ds["prompt_template"], dd["resolution"], dd["pretrain_fraction"],
                           dd["seed"])
-        split = datasets.index_dataset(tmp, "DemoDigits", None, 0.2, 0)
+        holdout = config["split"]["holdout_fraction"]
+        split = datasets.index_dataset(tmp, "DemoDigits", None, holdout, config["split"]["seed"])
         manifest = tmp / "erm.csv"
         assembly.assemble(split, "photo").to_csv(manifest, index=False)
         wall, cpu, _ = run("import torch, torchvision, pandas, cdga.train")
@@ -75,7 +77,8 @@ def main() -> None:
         rows = []
         for name, c in settings.items():
             code = JOB.format(threads=args.threads, manifest=str(manifest),
-                              out=str(tmp / name.replace(" ", "_")), cfg=json.dumps(c))
+                              out=str(tmp / name.replace(" ", "_")), cfg=json.dumps(c),
+                              holdout=holdout)
             wall, cpu, out = run(code)
             last = json.loads(out.strip().splitlines()[-1])
             rows.append({"setting": name, "px": c["resolution"], "steps": c["steps"],

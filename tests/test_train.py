@@ -34,7 +34,7 @@ def write_manifest(root: Path, method: str = "cdga_ig", level: int = 1) -> Path:
 def run(manifest: Path, out: Path, method: str = "cdga_ig", level: int = 1, **kw) -> list[dict]:
     cfg = training_cfg(**kw.pop("cfg", {}))
     return train.train(manifest, out, dataset="Toy", method=method, test_env="c", level=level,
-                       trial=0, cfg=cfg, **kw)
+                       trial=0, cfg=cfg, holdout_fraction=0.2, **kw)
 
 
 def test_records_and_selected_models(tiny_dataset: Path) -> None:
@@ -45,6 +45,8 @@ def test_records_and_selected_models(tiny_dataset: Path) -> None:
                 "env_c_out_acc", "loss"):
         assert key in records[0]
     assert selection.read_records(out / "results.jsonl") == records
+    assert records[-1]["env0_in_acc"] == records[-1]["env_a_in_acc"]  # sorted: unregistered
+    assert records[-1]["args"]["test_envs"] == [2] and records[-1]["hparams"]["freeze_bn"] is False
     assert not (out / train.STATE_DIR).exists()
     for name in selection.SELECTIONS:
         blob = torch.load(out / f"model_{name}.pt", weights_only=False)
@@ -54,14 +56,25 @@ def test_records_and_selected_models(tiny_dataset: Path) -> None:
 
 
 def test_same_seed_same_results_and_trials_differ(tiny_dataset: Path) -> None:
-    manifest = write_manifest(tiny_dataset, "mixup", 0)
-    run(manifest, tiny_dataset / "r1", "mixup", 0)
-    run(manifest, tiny_dataset / "r2", "mixup", 0)
+    manifest = write_manifest(tiny_dataset, "mixup_inter", 0)
+    run(manifest, tiny_dataset / "r1", "mixup_inter", 0)
+    run(manifest, tiny_dataset / "r2", "mixup_inter", 0)
     first = (tiny_dataset / "r1" / "results.jsonl").read_text()
     assert first == (tiny_dataset / "r2" / "results.jsonl").read_text()
-    other = train.train(manifest, tiny_dataset / "r3", dataset="Toy", method="mixup",
-                        test_env="c", level=0, trial=1, cfg=training_cfg())
+    other = train.train(manifest, tiny_dataset / "r3", dataset="Toy", method="mixup_inter",
+                        test_env="c", level=0, trial=1, cfg=training_cfg(), holdout_fraction=0.2)
     assert json.loads(first.splitlines()[-1])["loss"] != other[-1]["loss"]
+
+
+def test_frozen_batchnorm_keeps_its_statistics_through_training_and_evaluation(
+        tiny_dataset: Path) -> None:
+    manifest = write_manifest(tiny_dataset, "erm", 0)
+    run(manifest, tiny_dataset / "frozen", "erm", 0, cfg={"freeze_bn": True})
+    run(manifest, tiny_dataset / "free", "erm", 0)
+    for name, frozen in (("frozen", True), ("free", False)):
+        state = load_model(tiny_dataset / name / "model_oracle.pt").state_dict()  # last step
+        means = [v for k, v in state.items() if k.endswith("running_mean")]
+        assert means and all(torch.equal(m, torch.zeros_like(m)) for m in means) == frozen
 
 
 def test_method_and_manifest_must_agree(tiny_dataset: Path) -> None:
@@ -109,7 +122,7 @@ torch.set_num_threads(1)
 from toy_runs import training_cfg
 from cdga import train
 train.train({manifest!r}, {out!r}, dataset="Toy", method="cdga_ig", test_env="c", level=1,
-            trial=0, cfg=training_cfg(steps=60, checkpoint_freq=6))
+            trial=0, cfg=training_cfg(steps=60, checkpoint_freq=6), holdout_fraction=0.2)
 """
 
 

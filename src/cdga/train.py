@@ -2,10 +2,10 @@
 
 Every ``checkpoint_freq`` steps (and at the last step) the run evaluates accuracy and loss on
 the training ('in') and validation ('out') split of every domain, appends the record to
-``results.jsonl``, keeps the best weights under each model-selection rule, and saves a resume
-state (model, optimiser, AMP scaler, RNG, step, records). A killed run restarts from that state
-and ends with the same ``results.jsonl`` an uninterrupted run writes: the data sampler's state
-is the step number (see ``cdga.data``).
+``results.jsonl`` (with DomainBed's fields, ``cdga.domainbed``), keeps the weights each
+model-selection rule chooses, and saves a resume state (model, optimiser, AMP scaler, RNG,
+step, records). A killed run restarts from that state and ends with the same ``results.jsonl``
+an uninterrupted run writes: the data sampler's state is the step number (see ``cdga.data``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from cdga import algorithms, data, methods, selection
+from cdga import algorithms, data, domainbed, methods, selection
 from cdga.io import save_torch, write_text
 from cdga.networks import Classifier, save_model
 
@@ -119,23 +119,26 @@ def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, i
 
 
 def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, method: str,
-          test_env: str, level: int, trial: int, cfg: Mapping, workers: int = 0,
-          device: str | None = None, stop_after: int | None = None) -> list[dict]:
+          test_env: str, level: int, trial: int, cfg: Mapping, holdout_fraction: float,
+          workers: int = 0, device: str | None = None, stop_after: int | None = None
+          ) -> list[dict]:
     """Run (or resume) one training job; write results.jsonl and the selected models in out_dir.
 
     ``cfg`` is the config's ``training`` block without its execution settings (trials,
-    threads, num_workers); ``workers`` is the DataLoader worker count. ``stop_after`` raises
-    StopRequested once that many steps are done and checkpointed (tests use it to kill a run).
+    threads, num_workers); ``holdout_fraction`` is the split's (config ``split``), recorded for
+    DomainBed (``cdga.domainbed``); ``workers`` is the DataLoader worker count. ``stop_after``
+    raises StopRequested once that many steps are done and checkpointed (tests use it to kill a
+    run).
     Returns the records.
     """
     manifest_path, out_dir = Path(manifest_path), Path(out_dir)
     manifest = pd.read_csv(manifest_path, keep_default_na=False)
     spec = methods.method(method)
     real = manifest[manifest["origin"] == "real"]
-    domains = sorted(set(real["domain"]))
+    domains = domainbed.environments(dataset, set(real["domain"]))
     if test_env not in domains:
         raise ValueError(f"test domain {test_env!r} not in manifest {str(manifest_path)!r}")
-    train_envs = [d for d in domains if d != test_env]
+    train_envs = sorted(d for d in domains if d != test_env)  # stream order: alphabetical
     has_synthetic = bool((manifest["origin"] == "synthetic").any())
     if has_synthetic != (spec.synthetic is not None and level > 0):
         raise ValueError(f"manifest {str(manifest_path)!r} {'has' if has_synthetic else 'lacks'} "
@@ -145,10 +148,11 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     seed = trial_seed(cfg["seed"], trial)
     dev = _device(device)
     settings = {"cfg": dict(cfg), "method": method, "test_env": test_env, "trial": trial,
-                "level": level, "dataset": dataset}
+                "level": level, "dataset": dataset, "holdout_fraction": holdout_fraction}
     fingerprint = _fingerprint(manifest_path, settings)
     meta = {"dataset": dataset, "method": method, "test_env": test_env, "level": level,
             "trial": trial, "seed": seed, "domains": domains}
+    fields = domainbed.run_fields(dataset, method, test_env, domains, trial, holdout_fraction, cfg)
 
     torch.manual_seed(seed)
     network = Classifier(cfg["backbone"], int(real["class_index"].max()) + 1, cfg["weights"])
@@ -195,8 +199,10 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
                                        autocast_for(dev) if dev.type == "cuda" else None))
         if step % cfg["checkpoint_freq"] and step != cfg["steps"] - 1:
             continue
-        record = {**meta, "step": step, "epoch": (step + 1) * counts[0] / smallest_real,
-                  "loss": float(np.mean(losses)), **evaluate(algorithm)}
+        accuracies = evaluate(algorithm)
+        record = {**meta, **fields, "step": step, "epoch": (step + 1) * counts[0] / smallest_real,
+                  "loss": float(np.mean(losses)), **accuracies,
+                  **domainbed.env_accuracies(accuracies, domains)}
         losses = []
         records.append(record)
         for name in selection.SELECTIONS:

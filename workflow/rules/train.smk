@@ -6,7 +6,8 @@ wildcard_constraints:
 
 
 rule train:
-    """Train and evaluate one run; keep the models chosen by each model-selection rule."""
+    """Train and evaluate one run; keep the models chosen by each model-selection rule
+    (training-domain validation's best checkpoint, the oracle's last one)."""
     input:
         lambda wc: assembly_manifest(wc.dataset, wc.method, wc.test_env, wc.level),
     output:
@@ -15,6 +16,7 @@ rule train:
         oracle=f"{train_dir('{dataset}', '{method}', '{test_env}', '{level}', '{trial}')}/model_oracle.pt",
     params:
         training=lambda wc: training_params(wc.dataset),
+        holdout_fraction=config["split"]["holdout_fraction"],  # recorded for DomainBed
         num_workers=config["training"]["num_workers"],
     threads: config["training"]["threads"]
     log:

@@ -19,6 +19,7 @@ records = train.train(
     level=int(wc.level),
     trial=int(wc.trial),
     cfg=snakemake.params.training,  # noqa: F821
+    holdout_fraction=snakemake.params.holdout_fraction,  # noqa: F821
     workers=data.num_workers(snakemake.params.num_workers),  # noqa: F821
 )
 log.info("%d checkpoints written", len(records))
