@@ -1,11 +1,12 @@
 """Transferability (Zhang et al. 2021) and OoD-Bench diversity/correlation shift."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
-from cdga.shift import diversity_correlation, transferability
+from cdga.shift import diversity_correlation, probe_rows, transferability
 
 
 def _domain(n: int, seed: int, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,3 +72,17 @@ def test_too_few_samples_are_named() -> None:
     z, y = _blobs(10, 0, 0.0)
     with pytest.raises(ValueError, match="features q"):
         diversity_correlation(z, y, z[:2], y[:2], **KW)
+
+
+def test_probes_are_the_training_domains_validation_rows_and_the_test_domain() -> None:
+    split = pd.DataFrame([{"path": f"{d}/{k}.png", "domain": d, "class_index": k % 2,
+                           "split": "val" if k % 5 == 0 else "train"}
+                          for d in ("a", "b", "c") for k in range(50)])
+    source, target = probe_rows(split, "c", images=8, seed=0)
+    assert set(source["domain"]) == {"a", "b"} and (source["split"] == "val").all()
+    assert source.groupby("domain").size().tolist() == [8, 8]
+    assert set(target["domain"]) == {"c"} and len(target) == 8
+    everything, _ = probe_rows(split, "c", images=1000, seed=0)
+    assert len(everything) == 20  # every validation row of a and b, and nothing else
+    again, _ = probe_rows(split, "c", images=8, seed=0)
+    assert again.equals(source)

@@ -10,6 +10,11 @@
   features. OoD-Bench extracts features with a network trained for the purpose; we use
   the trained classifier's features, standardised and reduced by PCA to a few components
   so that the KDE is well posed on a few hundred samples.
+
+Direction and images (``probe_rows``): from the training domains, pooled, to the test domain.
+The training domains are probed on their validation split, images the model was not fitted
+on (Zhang et al.'s code likewise reports its measure on held-out splits, ``out_only``); the
+test domain, never trained on, on all its images.
 """
 
 from __future__ import annotations
@@ -17,12 +22,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from scipy.stats import gaussian_kde
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from torch import nn
+
+from cdga import probe
+
+
+def probe_rows(split: pd.DataFrame, test_env: str, images: int, seed: int
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded (source, target) samples of the split table, at most ``images`` per domain:
+    the training domains' validation rows and the test domain's rows of both splits."""
+    train_envs = sorted(set(split["domain"]) - {test_env})
+    source = probe.sample(probe.real_rows(split, train_envs, "val"), images, seed)
+    target = probe.sample(probe.real_rows(split, [test_env], None), images, seed)
+    return source, target
 
 
 def transferability(

@@ -1,4 +1,5 @@
-"""Rule shift: transferability and OoD-Bench shift, training domains -> test domain, per model."""
+"""Rule shift: transferability and OoD-Bench shift, training domains (validation split) -> test
+domain, per model."""
 
 import pandas as pd
 import torch
@@ -11,9 +12,7 @@ torch.set_num_threads(snakemake.threads)  # noqa: F821
 wc, cfg = snakemake.wildcards, snakemake.params.settings  # noqa: F821
 res = snakemake.params.resolution  # noqa: F821
 split = pd.read_csv(snakemake.input.split)  # noqa: F821
-train_envs = sorted(set(split["domain"]) - {wc.test_env})
-source = probe.sample(probe.real_rows(split, train_envs, "train"), cfg["images"], cfg["seed"])
-target = probe.sample(probe.real_rows(split, [wc.test_env], None), cfg["images"], cfg["seed"])
+source, target = shift.probe_rows(split, wc.test_env, cfg["images"], cfg["seed"])
 source_batches = probe.load(source, res, cfg["batch_size"])
 target_batches = probe.load(target, res, cfg["batch_size"])
 rows = []
