@@ -38,6 +38,7 @@ from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from cdga import demo_ldm, ldm
+from cdga.device import resolve
 from cdga.generation import GenerationParams, run_batch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,12 +173,12 @@ def main() -> None:
     base = paper if args.arch == "sd15" else demo
     settings = {k: v if getattr(args, k, None) is None else getattr(args, k) for k, v in base.items()}
     params = GenerationParams(variant="pg", scheduler=args.scheduler, seed=0, **settings)
-    device = ldm.resolve_device("auto")
+    device = resolve("auto")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         save_random_pipeline(args.arch, config, tmp / "pipeline")
         plan = source_plan(tmp, args.images, params.resolution)
-        project = ldm.load_pipeline(str(tmp / "pipeline"), "auto", args.dtype, scheduler=args.scheduler)
+        project = ldm.load_pipeline(str(tmp / "pipeline"), device, args.dtype, scheduler=args.scheduler)
         if args.channels_last:
             project.unet.to(memory_format=torch.channels_last)
             project.vae.to(memory_format=torch.channels_last)

@@ -31,6 +31,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from cdga import algorithms, data, train
+from cdga.device import resolve
 from cdga.networks import Classifier
 from cdga.shards import png_bytes, write_tar
 
@@ -104,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = yaml.safe_load(args.config.read_text())["training"]
     cfg |= {k: v for k, v in (("backbone", args.backbone), ("resolution", args.resolution)) if v}
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve("auto")
     real, synthetic = data.split_counts(cfg["batch_size"], cfg["synthetic_ratio"], True)
     per_domain = real + synthetic
     batch = per_domain * len(DOMAINS)

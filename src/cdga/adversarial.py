@@ -68,7 +68,7 @@ def pgd(
     alpha = step_size * eps
     adv = x.detach().clone()
     if random_start:
-        noise = torch.rand(x.shape, generator=generator, device=x.device) * 2 - 1
+        noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1  # CPU generator
         adv = (adv + eps * noise).clamp(0, 1)
     for _ in range(steps):
         adv = adv + alpha * _input_gradient(model, adv, y).sign()

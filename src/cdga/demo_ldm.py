@@ -184,9 +184,13 @@ def _load_ckpt(path: Path, fingerprint: str) -> dict | None:
 
 # ---------------------------------------------------------------- training
 def train_vae(vae: AutoencoderKL, images: torch.Tensor, opts: Mapping, seed: int,
-              ckpt: Path, fingerprint: str, every: int) -> None:
-    """Train the autoencoder on images, resuming from ``ckpt`` when it matches."""
+              ckpt: Path, fingerprint: str, every: int, device: torch.device | str = "cpu") -> None:
+    """Train the autoencoder on ``device`` on images, resuming from ``ckpt`` when it matches.
+
+    Batches and noise are drawn on the CPU and then moved, so every device draws the same ones.
+    """
     steps, bs = opts["steps"], opts["batch_size"]
+    vae.to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=opts["lr"], weight_decay=0.0)
     start = 0
     if (state := _load_ckpt(ckpt, fingerprint)) is not None:
@@ -199,9 +203,9 @@ def train_vae(vae: AutoencoderKL, images: torch.Tensor, opts: Mapping, seed: int
     for step in range(start, steps):
         set_lr(opt, opts, step, steps)
         gen = step_generator(seed, "vae", step)
-        x = images[torch.randint(len(images), (bs,), generator=gen)]
+        x = images[torch.randint(len(images), (bs,), generator=gen)].to(device)
         post = vae.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen).to(device)
         rec = vae.decode(z).sample
         kl = post.kl().mean() / x[0].numel()
         loss = F.mse_loss(rec, x) + F.l1_loss(rec, x) + opts["kl_weight"] * kl
@@ -216,11 +220,12 @@ def train_vae(vae: AutoencoderKL, images: torch.Tensor, opts: Mapping, seed: int
 
 
 @torch.no_grad()
-def encode_corpus(vae: AutoencoderKL, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and std of every image's latent."""
+def encode_corpus(vae: AutoencoderKL, images: torch.Tensor,
+                  device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and std of every image's latent, on ``device`` (the VAE's)."""
     means, stds = [], []
     for chunk in images.split(256):
-        post = vae.encode(chunk).latent_dist
+        post = vae.encode(chunk.to(device)).latent_dist
         means.append(post.mean)
         stds.append(post.std)
     return torch.cat(means), torch.cat(stds)
@@ -238,12 +243,15 @@ def min_snr_weight(alphas: torch.Tensor, gamma: float | None) -> torch.Tensor:
 
 def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents: tuple[torch.Tensor, torch.Tensor],
                scaling: float, ids: torch.Tensor, empty_ids: torch.Tensor, opts: Mapping, seed: int,
-               ckpt: Path, fingerprint: str, every: int) -> None:
-    """Train UNet and text encoder jointly on (Min-SNR weighted) epsilon prediction; leave EMA
-    weights in them."""
+               ckpt: Path, fingerprint: str, every: int, device: torch.device | str = "cpu") -> None:
+    """Train UNet and text encoder jointly on ``device`` on (Min-SNR weighted) epsilon
+    prediction; leave EMA weights in them. ``latents`` are on ``device``; token ids, noise and
+    timesteps are drawn on the CPU and then moved, as in ``train_vae``."""
     steps, bs = opts["steps"], opts["batch_size"]
     scheduler = DDIMScheduler(**SD_SCHEDULER)
     alphas = scheduler.alphas_cumprod
+    unet.to(device)
+    text_encoder.to(device)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=opts["lr"], weight_decay=0.0)
     ema = EMAModel(params, decay=opts["ema_decay"], use_ema_warmup=True, power=3 / 4)
@@ -253,6 +261,7 @@ def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents:
         text_encoder.load_state_dict(state["text_encoder"])
         opt.load_state_dict(state["opt"])
         ema.load_state_dict(state["ema"])
+        ema.to(device)  # the loaded EMA weights are on the CPU
         start = state["step"]
         log.info("UNet: resuming at step %d", start)
     mean, std = latents
@@ -263,16 +272,18 @@ def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents:
         set_lr(opt, opts, step, steps)
         gen = step_generator(seed, "unet", step)
         idx = torch.randint(len(mean), (bs,), generator=gen)
-        z0 = (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen)) * scaling
-        noise = torch.randn(z0.shape, generator=gen)
+        z0 = (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen).to(device)) * scaling
+        noise = torch.randn(z0.shape, generator=gen).to(device)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (bs,), generator=gen)
         drop = torch.rand(bs, generator=gen) < opts["caption_dropout"]
-        tokens = torch.where(drop[:, None], empty_ids[None], ids[idx])
-        a = alphas[t].view(-1, 1, 1, 1)
+        tokens = torch.where(drop[:, None], empty_ids[None], ids[idx]).to(device)
+        alpha_t = alphas[t].to(device)
+        a = alpha_t.view(-1, 1, 1, 1)
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
         context = text_encoder(tokens)[0]
-        per_sample = F.mse_loss(unet(zt, t, context).sample, noise, reduction="none").mean(dim=(1, 2, 3))
-        loss = (min_snr_weight(alphas[t], opts["snr_gamma"]) * per_sample).mean()
+        per_sample = F.mse_loss(unet(zt, t.to(device), context).sample, noise,
+                                reduction="none").mean(dim=(1, 2, 3))
+        loss = (min_snr_weight(alpha_t, opts["snr_gamma"]) * per_sample).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -288,11 +299,12 @@ def train_unet(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, latents:
     text_encoder.eval()
 
 
-def train(pretrain_dir: str | Path, out_dir: str | Path, options: Mapping, work_dir: str | Path) -> None:
-    """Train the demo LDM on ``pretrain_dir`` and ``save_pretrained`` it to ``out_dir``.
+def train(pretrain_dir: str | Path, out_dir: str | Path, options: Mapping, work_dir: str | Path,
+          device: torch.device | str = "cpu") -> None:
+    """Train the demo LDM on ``device`` on ``pretrain_dir`` and ``save_pretrained`` it to ``out_dir``.
 
     ``work_dir`` keeps the tokenizer files and checkpoints; a rerun with the same options
-    resumes from them. ``out_dir`` appears only when the pipeline is complete.
+    resumes from them (on any device). ``out_dir`` appears only when the pipeline is complete.
     """
     work_dir, out_dir = Path(work_dir), Path(out_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -306,8 +318,9 @@ def train(pretrain_dir: str | Path, out_dir: str | Path, options: Mapping, work_
     tokenizer = build_tokenizer(captions, work_dir / "tokenizer", max_len)
     vae = build_vae({**options["vae"], "resolution": res})
     vae_ckpt = work_dir / "vae.pt"
-    train_vae(vae, images, options["vae"], seed, vae_ckpt, vae_fingerprint, options["checkpoint_every"])
-    mean, std = encode_corpus(vae, images)
+    train_vae(vae, images, options["vae"], seed, vae_ckpt, vae_fingerprint, options["checkpoint_every"],
+              device)
+    mean, std = encode_corpus(vae, images, device)
     scaling = float(1 / mean.std())  # latents of unit variance, as SD's 0.18215 does for its VAE
     vae.register_to_config(scaling_factor=scaling)
 
@@ -323,12 +336,13 @@ def train(pretrain_dir: str | Path, out_dir: str | Path, options: Mapping, work_
              sum(p.numel() for p in text_encoder.parameters()) / 1e6,
              sum(p.numel() for p in vae.parameters()) / 1e6, scaling)
     train_unet(unet, text_encoder, (mean, std), scaling, tokens(captions), tokens([""])[0],
-               options["unet"], seed, work_dir / "unet.pt", fingerprint, options["checkpoint_every"])
+               options["unet"], seed, work_dir / "unet.pt", fingerprint, options["checkpoint_every"],
+               device)
     pipe = StableDiffusionImg2ImgPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
         scheduler=DDIMScheduler(**SD_SCHEDULER), safety_checker=None, feature_extractor=None,
         requires_safety_checker=False,
-    )
+    ).to("cpu")
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp)

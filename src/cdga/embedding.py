@@ -39,10 +39,12 @@ def tsne_2d(features: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
 
 
 def tsne_points(model: nn.Module, real: pd.DataFrame, synthetic: pd.DataFrame, test_env: str,
-                resolution: int, batch_size: int, perplexity: float, seed: int) -> pd.DataFrame:
+                resolution: int, batch_size: int, perplexity: float, seed: int,
+                device: torch.device | str = "cpu") -> pd.DataFrame:
     """t-SNE coordinates of real images (group = domain) and synthetic ones (group = pair).
 
-    ``model`` takes [0, 1] pixels (``probe.pixel_model``); ``real`` are split-table rows,
+    ``model`` takes [0, 1] pixels (``probe.pixel_model``) and runs on ``device``, where the
+    images are loaded; ``real`` are split-table rows,
     ``synthetic`` assembly-manifest rows with ``source_domain`` and ``target_domain``.
     Returns columns x, y, origin, group, is_test, class_index, path.
     """
@@ -51,8 +53,8 @@ def tsne_points(model: nn.Module, real: pd.DataFrame, synthetic: pd.DataFrame, t
         origin="synthetic", is_test=False,
         group=synthetic["source_domain"] + " -> " + synthetic["target_domain"])
     rows = pd.concat([real, synthetic], ignore_index=True)
-    feats, _ = extract_features(model, probe.load(rows, resolution, batch_size))
-    xy = tsne_2d(feats.numpy(), perplexity, seed)
+    feats, _ = extract_features(model, probe.load(rows, resolution, batch_size, device))
+    xy = tsne_2d(feats.cpu().numpy(), perplexity, seed)
     out = rows[["origin", "group", "is_test", "class_index", "path"]].copy()
     out.insert(0, "y", xy[:, 1])
     out.insert(0, "x", xy[:, 0])

@@ -51,16 +51,19 @@ def random_shift(x: torch.Tensor, pixels: int, gen: torch.Generator) -> torch.Te
     return torch.stack([p[:, a : a + size, b : b + size] for p, a, b in zip(padded, dy.tolist(), dx.tolist())])
 
 
-def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, opts: Mapping) -> Classifier:
-    """Train a ``opts['backbone']`` classifier from scratch on (x, y) with Adam and random shifts."""
+def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, opts: Mapping,
+                     device: torch.device | str = "cpu") -> Classifier:
+    """Train a ``opts['backbone']`` classifier from scratch on ``device`` on (x, y) with Adam and
+    random shifts (drawn on the CPU, so every device trains on the same batches)."""
     torch.manual_seed(opts["seed"])
-    model = Classifier(opts["backbone"], num_classes, weights=None)
+    model = Classifier(opts["backbone"], num_classes, weights=None).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=opts["lr"])
     gen = torch.Generator().manual_seed(opts["seed"])
     model.train()
     for _ in range(opts["epochs"]):
         for idx in torch.randperm(len(x), generator=gen).split(opts["batch_size"]):
-            loss = F.cross_entropy(model(random_shift(x[idx], opts["shift"], gen)), y[idx])
+            batch = random_shift(x[idx], opts["shift"], gen).to(device)
+            loss = F.cross_entropy(model(batch), y[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -68,8 +71,10 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, opts: M
 
 
 @torch.no_grad()
-def predict(model: Classifier, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
-    return torch.cat([model(chunk).argmax(1) for chunk in x.split(batch_size)]).numpy()
+def predict(model: Classifier, x: torch.Tensor, device: torch.device | str = "cpu",
+            batch_size: int = 256) -> np.ndarray:
+    """Predicted labels of ``x``, scored in batches on ``device`` (the model's)."""
+    return torch.cat([model(chunk.to(device)).argmax(1).cpu() for chunk in x.split(batch_size)]).numpy()
 
 
 def read_manifests(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -95,8 +100,9 @@ def synthetic_images(manifest: pd.DataFrame) -> list[np.ndarray]:
 
 
 def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str], opts: Mapping,
-             resolution: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-pair summary, per-image scores) of ``manifest``'s images.
+             resolution: int, device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-pair summary, per-image scores) of ``manifest``'s images; the classifiers train and
+    score on ``device``.
 
     ``opts['max_images_per_pair']`` and ``opts['max_real_per_domain']`` cap what is read, so a
     paper-scale dataset is scored from a seeded sample instead of millions of images.
@@ -112,8 +118,9 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
     for task, labels, k in (("domain", lambda f: f["domain"].map(dom_index), len(domains)),
                             ("class", lambda f: f["class_index"], num_classes)):
         model = train_classifier(to_tensor(list(train["image"])),
-                                 torch.tensor(labels(train).to_numpy()), k, opts)
-        accs[task] = float((predict(model, to_tensor(list(val["image"]))) == labels(val).to_numpy()).mean())
+                                 torch.tensor(labels(train).to_numpy()), k, opts, device)
+        val_pred = predict(model, to_tensor(list(val["image"])), device)
+        accs[task] = float((val_pred == labels(val).to_numpy()).mean())
         models[task] = model
         log.info("%s classifier: validation accuracy %.3f", task, accs[task])
     fake = synthetic_images(manifest)
@@ -122,8 +129,8 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
     ssim = [structural_similarity(sources[p], img, channel_axis=2, data_range=255)
             for p, img in zip(manifest["source_path"], fake)]
     scores = manifest.assign(
-        domain_pred=[domains[i] for i in predict(models["domain"], x)],
-        class_pred=predict(models["class"], x),
+        domain_pred=[domains[i] for i in predict(models["domain"], x, device)],
+        class_pred=predict(models["class"], x, device),
         ssim=ssim,
     )
     scores["in_target"] = scores["domain_pred"] == scores["target_domain"]

@@ -144,7 +144,7 @@ def hessian_top_eigenvalue(model: nn.Module, batches: Batches, iters: int,
                 o.add_(h.detach())
         return out
 
-    start = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in params]
+    start = [torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device) for p in params]
     return power_iteration(hvp, start, iters, tol)
 
 

@@ -40,13 +40,6 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def is_local(model: str) -> bool:
     """True when ``model`` names a local directory rather than a hub repository id."""
     if Path(model).exists():
@@ -76,16 +69,17 @@ def make_scheduler(name: str, pipe_config: Mapping) -> object:
     return SCHEDULERS[name].from_config(pipe_config)
 
 
-def load_pipeline(model: str, device: str = "auto", dtype: str = "float16",
+def load_pipeline(model: str, device: torch.device | str = "cpu", dtype: str = "float16",
                   safety_checker: bool = False, scheduler: str | None = None) -> StableDiffusionImg2ImgPipeline:
-    """Load the img2img pipeline ``model`` (hub id or local directory) onto ``device``.
+    """Load the img2img pipeline ``model`` (hub id or local directory) onto ``device``
+    (the config's, ``cdga.device.resolve``).
 
     ``dtype`` applies on GPUs only; the CPU always runs float32. With ``safety_checker``
     off, the pipeline is loaded without it. ``scheduler`` replaces the saved scheduler.
     """
     if dtype not in DTYPES:
         raise ValueError(f"unknown ldm.dtype {dtype!r}; known: {sorted(DTYPES)}")
-    dev = resolve_device(device)
+    dev = torch.device(device)
     torch_dtype = DTYPES[dtype] if dev.type == "cuda" else torch.float32
     kwargs: dict = {"dtype": torch_dtype}
     if not safety_checker:

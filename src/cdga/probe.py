@@ -29,9 +29,9 @@ def pixel_transform(resolution: int) -> T.Compose:
     return T.Compose([T.Resize((resolution, resolution)), T.ToTensor()])
 
 
-def pixel_model(path: str | os.PathLike) -> Normalized:
-    """Load a saved classifier and wrap it to take [0, 1] pixels (eval mode)."""
-    return Normalized(load_model(path), IMAGENET_MEAN, IMAGENET_STD).eval()
+def pixel_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> Normalized:
+    """Load a saved classifier onto ``device`` and wrap it to take [0, 1] pixels (eval mode)."""
+    return Normalized(load_model(path), IMAGENET_MEAN, IMAGENET_STD).eval().to(device)
 
 
 def sample(rows: pd.DataFrame, n: int, seed: int, by: str = "domain") -> pd.DataFrame:
@@ -55,8 +55,10 @@ def real_rows(split_table: pd.DataFrame, domains: list[str], split: str | None) 
     return rows if split is None else rows[rows["split"] == split]
 
 
-def load(rows: pd.DataFrame, resolution: int, batch_size: int) -> Batches:
-    """All images of ``rows`` as in-memory [0, 1] batches (probe sets are small)."""
+def load(rows: pd.DataFrame, resolution: int, batch_size: int,
+         device: torch.device | str = "cpu") -> Batches:
+    """All images of ``rows`` as [0, 1] batches held on ``device`` (probe sets are small, and
+    the analyses go over them many times)."""
     loader = DataLoader(ImageRows(rows.reset_index(drop=True), pixel_transform(resolution)),
                         batch_size=batch_size, shuffle=False)
-    return [(x, torch.as_tensor(y)) for x, y in loader]
+    return [(x.to(device), torch.as_tensor(y).to(device)) for x, y in loader]

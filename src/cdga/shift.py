@@ -59,8 +59,8 @@ def transferability(
     (``transfer``, never below ``gap_at_head`` since the search starts at the head).
     """
     w0 = torch.cat([head.weight.detach(), head.bias.detach()[:, None]], dim=1)
-    xa = torch.cat([features_a, torch.ones(len(features_a), 1)], dim=1)
-    xb = torch.cat([features_b, torch.ones(len(features_b), 1)], dim=1)
+    xa = torch.cat([features_a, features_a.new_ones(len(features_a), 1)], dim=1)
+    xb = torch.cat([features_b, features_b.new_ones(len(features_b), 1)], dim=1)
 
     def gap(w: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(xb @ w.T, labels_b) - F.cross_entropy(xa @ w.T, labels_a)
@@ -147,11 +147,13 @@ def measure(classifier: nn.Module, source: tuple[torch.Tensor, torch.Tensor],
     """Transferability and diversity/correlation shift from ``source`` to ``target`` features.
 
     ``classifier`` has the linear ``classifier`` head; ``source``/``target`` are
-    (features, labels); ``settings`` is config ``analyses.shift``.
+    (features, labels) on the classifier's device, where the head search runs; the density
+    estimates run on the CPU. ``settings`` is config ``analyses.shift``.
     """
     (za, ya), (zb, yb) = source, target
     out = transferability(classifier.classifier, za, ya, zb, yb, settings["radius"],
                           settings["steps"], settings["lr"])
+    za, ya, zb, yb = (t.cpu() for t in (za, ya, zb, yb))
     out |= diversity_correlation(za.numpy(), ya.numpy(), zb.numpy(), yb.numpy(),
                                  settings["pca_components"], settings["kde_samples"],
                                  settings["eps_div"], settings["eps_cor"], settings["seed"])

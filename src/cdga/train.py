@@ -47,12 +47,6 @@ def _fingerprint(manifest: Path, settings: Mapping) -> str:
     return digest.hexdigest()
 
 
-def _device(requested: str | None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class Evaluator:
     """Accuracy and loss of every domain's 'in' and 'out' split, in one pass over the rows."""
 
@@ -120,13 +114,14 @@ def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, i
 
 def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, method: str,
           test_env: str, level: int, trial: int, cfg: Mapping, holdout_fraction: float,
-          workers: int = 0, device: str | None = None, stop_after: int | None = None
+          workers: int = 0, device: torch.device | str = "cpu", stop_after: int | None = None
           ) -> list[dict]:
     """Run (or resume) one training job; write results.jsonl and the selected models in out_dir.
 
     ``cfg`` is the config's ``training`` block without its execution settings (trials,
     threads, num_workers); ``holdout_fraction`` is the split's (config ``split``), recorded for
-    DomainBed (``cdga.domainbed``); ``workers`` is the DataLoader worker count. ``stop_after``
+    DomainBed (``cdga.domainbed``); ``workers`` is the DataLoader worker count; ``device`` the
+    config's (``cdga.device.resolve``), where the model and every batch go. ``stop_after``
     raises StopRequested once that many steps are done and checkpointed (tests use it to kill a
     run).
     Returns the records.
@@ -146,7 +141,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
                          f"{'uses' if not has_synthetic else 'does not use'} them")
     counts = data.split_counts(cfg["batch_size"], cfg["synthetic_ratio"], has_synthetic)
     seed = trial_seed(cfg["seed"], trial)
-    dev = _device(device)
+    dev = torch.device(device)
     settings = {"cfg": dict(cfg), "method": method, "test_env": test_env, "trial": trial,
                 "level": level, "dataset": dataset, "holdout_fraction": holdout_fraction}
     fingerprint = _fingerprint(manifest_path, settings)

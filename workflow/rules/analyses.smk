@@ -20,6 +20,7 @@ rule adversarial:
     params:
         settings=config["analyses"]["adversarial"],
         resolution=config["training"]["resolution"],
+    threads: config["analyses"]["threads"]
     log:
         f"{LOGS}/analyses/adversarial/{ANALYSIS_RUN}.log",
     benchmark:
@@ -41,6 +42,7 @@ rule landscape:
     params:
         settings=config["analyses"]["landscape"],
         resolution=config["training"]["resolution"],
+    threads: config["analyses"]["threads"]
     log:
         f"{LOGS}/analyses/landscape/{ANALYSIS_RUN}.log",
     benchmark:
@@ -62,6 +64,7 @@ rule shift:
         runs=lambda wc: analysed_runs(wc.dataset, wc.test_env),
         settings=config["analyses"]["shift"],
         resolution=config["training"]["resolution"],
+    threads: config["analyses"]["threads"]
     log:
         f"{LOGS}/analyses/shift/{{dataset}}/{{test_env}}.log",
     benchmark:
@@ -85,6 +88,7 @@ rule tsne:
         settings=config["analyses"]["tsne"],
         synthetic_method=lambda wc: tsne_synthetic_method(wc.dataset),
         resolution=config["training"]["resolution"],
+    threads: config["analyses"]["threads"]
     log:
         f"{LOGS}/analyses/tsne/{{dataset}}/{{test_env}}.log",
     benchmark:

@@ -20,6 +20,11 @@ def settings(dataset):
     return config["dataset_settings"][dataset]
 
 
+def without_threads(block):
+    """A config block without ``threads``: an execution setting, never a param (no reruns)."""
+    return {k: v for k, v in block.items() if k != "threads"}
+
+
 def dataset_dir(dataset):
     return f"{DATA_ROOT}/{dataset}"
 

@@ -60,8 +60,8 @@ rule generation_quality:
         pdf=f"{RESULTS}/summary/figures/generation_grid_{{dataset}}.pdf",
     params:
         domains=lambda wc: list(domains(wc.dataset)),
-        options=config["generation_quality"],
-    threads: 2
+        options=without_threads(config["generation_quality"]),
+    threads: config["generation_quality"]["threads"]
     log:
         f"{LOGS}/generate/generation_quality_{{dataset}}.log",
     benchmark:

@@ -1,23 +1,29 @@
 """Rule shift: transferability and OoD-Bench shift, training domains (validation split) -> test
 domain, per model."""
 
-import pandas as pd
-import torch
 from _logging import setup
 
-from cdga import embedding, io, probe, shift
+from cdga import gpu_slot
 
 log = setup(snakemake)  # noqa: F821
+gpu_slot.select(snakemake.resources)  # noqa: F821  (profiles/local: one GPU per job)
+# torch comes after the GPU is chosen: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
+import pandas as pd
+import torch
+
+from cdga import device, embedding, io, probe, shift
+
 torch.set_num_threads(snakemake.threads)  # noqa: F821
+dev = device.resolve(snakemake.config["device"])  # noqa: F821
 wc, cfg = snakemake.wildcards, snakemake.params.settings  # noqa: F821
 res = snakemake.params.resolution  # noqa: F821
 split = pd.read_csv(snakemake.input.split)  # noqa: F821
 source, target = shift.probe_rows(split, wc.test_env, cfg["images"], cfg["seed"])
-source_batches = probe.load(source, res, cfg["batch_size"])
-target_batches = probe.load(target, res, cfg["batch_size"])
+source_batches = probe.load(source, res, cfg["batch_size"], dev)
+target_batches = probe.load(target, res, cfg["batch_size"], dev)
 rows = []
 for run, path in zip(snakemake.params.runs, snakemake.input.models, strict=True):  # noqa: F821
-    model = probe.pixel_model(path)
+    model = probe.pixel_model(path, dev)
     result = shift.measure(model.model, embedding.extract_features(model, source_batches),
                            embedding.extract_features(model, target_batches), cfg)
     rows.append(run | result | {"source_images": len(source), "target_images": len(target)})

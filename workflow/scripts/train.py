@@ -2,12 +2,17 @@
 
 from pathlib import Path
 
-import torch
 from _logging import setup
 
-from cdga import data, train
+from cdga import gpu_slot
 
 log = setup(snakemake)  # noqa: F821
+gpu_slot.select(snakemake.resources)  # noqa: F821  (profiles/local: one GPU per job)
+# torch comes after the GPU is chosen: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
+import torch
+
+from cdga import data, device, train
+
 wc = snakemake.wildcards  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 records = train.train(
@@ -21,5 +26,6 @@ records = train.train(
     cfg=snakemake.params.training,  # noqa: F821
     holdout_fraction=snakemake.params.holdout_fraction,  # noqa: F821
     workers=data.num_workers(snakemake.params.num_workers),  # noqa: F821
+    device=device.resolve(snakemake.config["device"]),  # noqa: F821
 )
 log.info("%d checkpoints written", len(records))

@@ -1,15 +1,21 @@
 """Rule train_demo_ldm: train the tiny SD-architecture pipeline and save it with save_pretrained."""
 
-import torch
 from _logging import setup
 
-from cdga import demo_ldm
+from cdga import gpu_slot
 
 log = setup(snakemake)  # noqa: F821
+gpu_slot.select(snakemake.resources)  # noqa: F821  (profiles/local: one GPU per job)
+# torch comes after the GPU is chosen: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
+import torch
+
+from cdga import demo_ldm, device
+
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 demo_ldm.train(
     pretrain_dir=snakemake.input[0],  # noqa: F821
     out_dir=snakemake.output[0],  # noqa: F821
     options=snakemake.params.options,  # noqa: F821
     work_dir=snakemake.params.work_dir,  # noqa: F821
+    device=device.resolve(snakemake.config["device"]),  # noqa: F821
 )
