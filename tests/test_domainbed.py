@@ -81,7 +81,8 @@ def test_reader_names_the_bad_field(tmp_path: Path, study: Path) -> None:
         domainbed.read_run(bad)
 
 
-def test_export_writes_one_folder_per_run(tmp_path: Path, study: Path) -> None:
+def test_export_writes_one_folder_per_run(tmp_path: Path, study: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
     runs = study / "results/train"
     # a scaling-level run of a synthetic method: not exported at the default level 1
     other = runs / "DemoDigits/cdga_ig/cartoon/scale2/trial0"
@@ -91,6 +92,7 @@ def test_export_writes_one_folder_per_run(tmp_path: Path, study: Path) -> None:
         json.dumps(r | {"method": "cdga_ig", "level": 2}) + "\n" for r in records))
     out = tmp_path / "sweep"
     domainbed.main([str(out), "--train-dir", str(runs)])
+    assert "DomainBed does not know dataset(s) ['DemoDigits']" in capsys.readouterr().out
     folders = sorted(p.name for p in out.iterdir())
     assert folders == ["DemoDigits_erm_cartoon_scale0_trial0", "DemoDigits_erm_cartoon_scale0_trial1"]
     for folder in out.iterdir():

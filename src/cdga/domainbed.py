@@ -27,6 +27,9 @@ ARGS = ("dataset", "algorithm", "test_envs", "trial_seed", "hparams_seed", "hold
 HPARAMS = ("backbone", "lr", "weight_decay", "batch_size", "synthetic_ratio", "mixup_alpha",
            "freeze_bn")
 SPLITS = ("in", "out")
+# The study's datasets that DomainBed's datasets.DATASETS has: collect_results prints tables
+# for these only (with nothing else it fails on an empty averages table).
+DOMAINBED_DATASETS = ("VLCS", "PACS", "OfficeHome", "TerraIncognita", "DomainNet")
 
 
 def environments(dataset: str, present: Sequence[str]) -> list[str]:
@@ -146,6 +149,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     written = export(args.train_dir, args.out_dir, args.level)
     print(f"{len(written)} runs exported to {args.out_dir}")
+    datasets = {selection.read_records(run / "results.jsonl")[0]["args"]["dataset"]
+                for run in written}
+    unknown = sorted(datasets - set(DOMAINBED_DATASETS))
+    if unknown:
+        print(f"note: DomainBed does not know dataset(s) {unknown}; its collect_results prints "
+              f"tables only for {list(DOMAINBED_DATASETS)}")
 
 
 if __name__ == "__main__":
