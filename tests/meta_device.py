@@ -1,15 +1,14 @@
 """A stand-in accelerator for the placement tests: torch's ``meta`` device, on any machine.
 
-A stage runs with ``device = torch.device("meta")``: tensors on it have shapes but no data,
+A stage runs with ``device = torch.device("meta")``: tensors there have shapes but no data,
 and torch refuses most operations that mix them with CPU tensors, as it does for a GPU.
-``on_meta()`` lets the whole stage run to its end: every read of a meta tensor back to the
-host (``.item()``, ``float()``, ``bool()``, ``.cpu()``, ``.numpy()``, ``.tolist()``, ``.to("cpu")``)
-gets made-up values of the right shape (random floats, zero integers). As on a GPU, ``.numpy()``
-needs a ``.cpu()`` first, and a random draw that names the device with a CPU generator is
-refused. Every module call
+``on_meta()`` lets the whole stage run to its end: a read of a meta tensor back to the host
+(``.item()``, ``float()``, ``bool()``, ``.tolist()``, ``.cpu()``, ``.to("cpu")``) gets made-up
+values of the right shape (random floats, zero integers). As on a GPU, ``.numpy()`` needs a
+``.cpu()`` first, and a random draw on the device from a CPU generator is refused. Every call
 of a module with weights is recorded with the devices of its own weights and of its tensor
 inputs, so a test can check that every forward pass ran on the device (weightless modules,
-such as the CPU-side torchvision transforms of data loading, are left out).
+such as the torchvision transforms of CPU-side data loading, are left out).
 """
 
 from __future__ import annotations
@@ -78,6 +77,8 @@ class Call:
 
 @dataclass
 class Record:
+    """A global forward pre-hook that records the calls of modules with weights."""
+
     calls: list[Call] = field(default_factory=list)
 
     def __call__(self, module: nn.Module, args: tuple) -> None:

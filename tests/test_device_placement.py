@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import REPO
 from fake_synthetic import make_shard
@@ -85,6 +86,32 @@ def run_script(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     logging.root.setLevel(level)
 
 
+# ---------------------------------------------------------------- the config value
+def test_resolve_auto_cpu_and_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert device.resolve("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device.resolve("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device.resolve("auto") == torch.device("cuda")
+    assert device.resolve("cuda:1") == torch.device("cuda", 1)
+
+
+@pytest.mark.parametrize(("value", "gpus", "message"), [
+    ("cuda", 0, r"config key device: 'cuda' asks for a GPU torch cannot see \(0 visible"),
+    ("cuda:2", 2, r"config key device: 'cuda:2' asks for a GPU torch cannot see \(2 visible"),
+    ("gpu", 1, r"config key device: bad value 'gpu'; use auto, cpu, cuda or cuda:N"),
+    ("mps", 1, r"config key device: bad value 'mps'"),
+    (0, 1, r"config key device: bad value 0"),
+])
+def test_resolve_names_the_key_and_value(monkeypatch: pytest.MonkeyPatch, value: object,
+                                         gpus: int, message: str) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    with pytest.raises(ValueError, match=message):
+        device.resolve(value)
+
+
 # ---------------------------------------------------------------- inputs
 @pytest.fixture
 def toy_split(tiny_dataset: Path) -> Path:
@@ -96,8 +123,6 @@ def toy_split(tiny_dataset: Path) -> Path:
 
 def toy_model(path: Path, seed: int = 0) -> Path:
     """An untrained small_cnn for the Toy classes, saved as training saves a selected model."""
-    import torch
-
     torch.manual_seed(seed)
     save_model(path, Classifier("small_cnn", 2))
     return path

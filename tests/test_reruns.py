@@ -74,6 +74,13 @@ def test_finished_study_plans_nothing(finished_study: Path) -> None:
     assert plan(finished_study) == []
 
 
+def test_device_and_threads_are_execution_settings_that_rerun_nothing(finished_study: Path) -> None:
+    threads = {"threads": 2}
+    assert plan(finished_study, {"device": "cpu", "demo_ldm": threads, "generation": threads,
+                                 "generation_quality": {"threads": 1}, "training": threads,
+                                 "analyses": threads}) == []
+
+
 def test_pg_guidance_scale_reruns_pg_generation_and_downstream(finished_study: Path) -> None:
     jobs = plan(finished_study, {"generation": {"pg": {"guidance_scale": 7.5}}})
     generate = [j for j in jobs if j.rule == "generate"]
