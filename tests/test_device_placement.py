@@ -38,10 +38,16 @@ SCRIPTS = REPO / "workflow" / "scripts"
 CONFIGURED = "cuda:3"  # what the stand-in config names; resolve answers the meta device for it
 
 
-def config_block(*keys: str) -> dict:
-    """config.yaml's block at ``keys`` with test.yaml's merged over it, without ``threads``."""
+def merged_config() -> dict:
+    """config.yaml with test.yaml merged over it, as the test study runs."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     update_config(config, yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
+    return config
+
+
+def config_block(*keys: str) -> dict:
+    """The test config's block at ``keys``, without ``threads`` (as the rules pass it)."""
+    config = merged_config()
     for key in keys:
         config = config[key]
     return {k: v for k, v in config.items() if k != "threads"}
@@ -59,7 +65,7 @@ class Job:
         self.params = Namedlist(fromdict=dict(params))
         self.wildcards = Namedlist(fromdict={k: str(v) for k, v in (wildcards or {}).items()})
         self.resources = Namedlist(fromdict={"_cores": 1})
-        self.config = {"device": CONFIGURED}
+        self.config = merged_config() | {"device": CONFIGURED}
 
 
 @pytest.fixture
