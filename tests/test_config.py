@@ -34,12 +34,19 @@ def test_shipped_configs_are_valid(name: str) -> None:
         ({"bogus": 1}, r"<root>: unknown key\(s\) \['bogus'\]"),
         ({"split": {"holdout_fraction": "lots"}}, r"split\.holdout_fraction: bad value 'lots'"),
         ({"split": {"holdout_fraction": 1.5}}, r"split\.holdout_fraction: bad value 1\.5"),
-        ({"datasets": ["Imagenette"]}, r"datasets\.0: bad value 'Imagenette'"),
+        ({"datasets": ["Scans/2"]}, r"datasets\.0: bad value 'Scans/2'"),
+        ({"datasets": ["Imagenette"]}, r"dataset_settings\.Imagenette: missing for dataset"),
+        ({"datasets": ["Imagenette"], "dataset_settings": {"Imagenette": {
+            "variants": ["ig"], "test_envs": ["a"], "class_prompt_template": "{class_name}"}}},
+         r"dataset_settings\.Imagenette\.domains: missing for dataset 'Imagenette', which is "
+         r"not built in"),
         ({"dataset_settings": {"DemoDigits": {"test_envs": ["photo", "watercolor"]}}},
          r"DemoDigits\.test_envs: unknown domain 'watercolor'"),
         ({"dataset_settings": {"DemoDigits": {"descriptions": {"oils": "x"}}}},
          r"DemoDigits\.descriptions: unknown domain 'oils'"),
-        ({"dataset_settings": {"Imagenette": {}}}, r"dataset_settings: bad value 'Imagenette'"),
+        ({"dataset_settings": {"Image nette": {}}}, r"dataset_settings: bad value 'Image nette'"),
+        ({"downloads": {"DemoDigits": []}}, r"downloads: bad value 'DemoDigits'"),
+        ({"methods": ["irm"]}, r"methods\.0: bad value 'irm'"),
     ],
 )
 def test_bad_values_are_named(override: dict, pattern: str) -> None:

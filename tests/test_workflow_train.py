@@ -22,7 +22,8 @@ def test_erm_runs_end_to_end(tmp_path: Path) -> None:
     snakemake(tmp_path, *args)
 
     acc = pd.read_csv(tmp_path / OUTPUTS[0])
-    assert list(acc.columns) == ["dataset", "method", "test_env", "selection", "trial", "acc"]
+    assert list(acc.columns) == ["dataset", "method", "test_env", "selection", "trial",
+                                 "hparams_seed", "acc"]
     assert len(acc) == 2 * 2 and acc["acc"].between(0, 1).all()
     manifest = pd.read_csv(tmp_path / "results/assembly/DemoDigits/erm/photo/scale0.csv")
     assert "photo" not in set(manifest.loc[manifest["role"] == "train", "domain"])

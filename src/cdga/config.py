@@ -1,4 +1,4 @@
-"""Validate a study config against the JSON schema and the dataset registry."""
+"""Validate a study config against the JSON schema and the registries (datasets, methods)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cdga.registry import domains
+from cdga import methods, registry
 
 
 class ConfigError(ValueError):
@@ -20,10 +20,23 @@ def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<root>"
 
 
+def registry_defs() -> dict[str, dict]:
+    """The schema's $defs of registered names: methods, synthetic methods, dataset names and
+    the datasets cdga.download can fetch."""
+    return {
+        "method": {"enum": list(methods.METHODS)},
+        "synthetic_method": {"enum": [m for m, spec in methods.METHODS.items() if spec.synthetic]},
+        "dataset_name": {"type": "string", "pattern": f"^{registry.NAME.pattern}$"},
+        "downloadable": {"enum": registry.downloadable()},
+    }
+
+
 def load_schema(path: str | Path) -> dict:
-    """Read the YAML JSON-schema."""
+    """Read the YAML JSON-schema and add the registries' $defs (``registry_defs``)."""
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    schema.setdefault("$defs", {}).update(registry_defs())
+    return schema
 
 
 def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
@@ -51,9 +64,13 @@ def registry_errors(config: Mapping) -> list[str]:
         if name not in settings:
             messages.append(f"config key dataset_settings.{name}: missing for dataset {name!r}")
             continue
-        known = domains(name)
         ds = settings[name]
         key = f"dataset_settings.{name}"
+        try:
+            known = registry.resolve(name, ds, config.get("datasets_root", ".")).domains
+        except ValueError as exc:
+            messages.append(str(exc))
+            continue
         for env in ds.get("test_envs", []):
             if env not in known:
                 messages.append(

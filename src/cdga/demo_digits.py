@@ -22,10 +22,10 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from cdga.io import write_csv
-from cdga.registry import DATASETS, DEMO_CLASSES
+from cdga.registry import DEMO_CLASSES, domains
 
 Array = np.ndarray
-DOMAINS = DATASETS["DemoDigits"]
+DOMAINS = domains("DemoDigits")
 PRETRAIN_DIR = "DemoDigits_pretrain"
 
 

@@ -2,10 +2,11 @@
 
 Every ``results.jsonl`` record (one checkpoint) carries, beside this study's own keys,
 DomainBed's: ``args`` (``dataset``, ``algorithm`` = the method name, ``test_envs`` = [the test
-domain's environment index], ``trial_seed`` = the trial, ``hparams_seed`` = 0, DomainBed's
-default hyperparameters, ``holdout_fraction``), ``hparams``, ``step`` and
+domain's environment index], ``trial_seed`` = the trial, ``hparams_seed`` = the draw, 0 for the
+config's hyperparameters, ``holdout_fraction``), ``hparams`` (the run's shared and algorithm
+hyperparameters, ``synthetic_ratio`` for methods with synthetic images), ``step`` and
 ``env{i}_in_acc`` / ``env{i}_out_acc`` per environment index ``i``. Indices follow DomainBed's
-environment order, the order of ``cdga.registry.DATASETS``.
+environment order, the order of ``cdga.registry.DATASETS``' domains.
 
 ``python -m cdga.domainbed OUT_DIR`` exports a finished study's runs as a DomainBed sweep
 folder, one sub-folder per run with its ``results.jsonl`` and a ``done`` file, which
@@ -25,7 +26,7 @@ from cdga.registry import DATASETS
 
 ARGS = ("dataset", "algorithm", "test_envs", "trial_seed", "hparams_seed", "holdout_fraction")
 HPARAMS = ("backbone", "lr", "weight_decay", "batch_size", "synthetic_ratio", "mixup_alpha",
-           "freeze_bn")
+           "freeze_bn")  # those a run has (cdga.hparams.job_settings)
 SPLITS = ("in", "out")
 # The study's datasets that DomainBed's datasets.DATASETS has: collect_results prints tables
 # for these only (with nothing else it fails on an empty averages table).
@@ -40,19 +41,21 @@ def environments(dataset: str, present: Sequence[str]) -> list[str]:
     """
     if dataset not in DATASETS:
         return sorted(present)
-    if set(present) != set(DATASETS[dataset]):
+    envs = DATASETS[dataset].domains
+    if set(present) != set(envs):
         raise ValueError(f"dataset {dataset!r} has domains {sorted(present)}; DomainBed's "
-                         f"environments are {list(DATASETS[dataset])}")
-    return list(DATASETS[dataset])
+                         f"environments are {list(envs)}")
+    return list(envs)
 
 
 def run_fields(dataset: str, method: str, test_env: str, envs: Sequence[str], trial: int,
-               holdout_fraction: float, cfg: Mapping) -> dict:
+               hparams_seed: int, holdout_fraction: float, cfg: Mapping) -> dict:
     """DomainBed's ``args`` and ``hparams`` of one run (``envs`` in environment order)."""
     return {
         "args": {"dataset": dataset, "algorithm": method, "test_envs": [envs.index(test_env)],
-                 "trial_seed": trial, "hparams_seed": 0, "holdout_fraction": holdout_fraction},
-        "hparams": {k: cfg[k] for k in HPARAMS},
+                 "trial_seed": trial, "hparams_seed": hparams_seed,
+                 "holdout_fraction": holdout_fraction},
+        "hparams": {k: cfg[k] for k in HPARAMS if k in cfg},
     }
 
 
@@ -76,7 +79,7 @@ def record_problems(record: Mapping) -> list[str]:
     found = 0
     while f"env{found}_out_acc" in record:
         found += 1
-    n = len(DATASETS.get(args.get("dataset"), ())) or found
+    n = len(DATASETS[args["dataset"]].domains) if args.get("dataset") in DATASETS else found
     for key in (f"env{i}_{split}_acc" for i in range(n) for split in SPLITS):
         value = record.get(key)
         if not isinstance(value, float) or not 0 <= value <= 1:
@@ -103,6 +106,8 @@ def read_run(path: str | Path) -> list[dict]:
 def _folder_name(record: Mapping) -> str:
     name = "_".join([record["dataset"], record["method"], record["test_env"],
                      f"scale{record['level']}", f"trial{record['trial']}"])
+    seed = record["args"]["hparams_seed"]
+    name += f"_hparams{seed}" if seed else ""  # a draw, as its run directory
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
 
 

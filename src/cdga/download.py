@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from cdga.registry import domains
+from cdga.registry import DATASETS, domains, downloadable
 from cdga.terra_incognita import convert_terra_incognita
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,8 @@ def _terra_incognita(unpacked: Path, out: Path) -> None:
     convert_terra_incognita(jsons[0], images[0], out)
 
 
-# Dataset -> how its unpacked sources become ``<Dataset>/<domain>/<class>/``.
+# Arranger (``cdga.registry.Dataset.arranger``) -> how a dataset's unpacked sources become
+# ``<Dataset>/<domain>/<class>/``.
 ARRANGERS: dict[str, Callable[[Path, Path], None]] = {
     "PACS": _move("kfold"),
     "VLCS": _move("VLCS"),
@@ -267,8 +268,9 @@ def prepare(dataset: str, root: str | Path, sources: Sequence[Source]) -> dict:
                 f"found DomainBed's folder {legacy}; link it under this project's name: "
                 f"ln -s {legacy.name} {target}"
             )
-        if dataset not in ARRANGERS:
-            raise DownloadError(f"no download recipe for {dataset!r}; known: {sorted(ARRANGERS)}")
+        arranger = DATASETS[dataset].arranger if dataset in DATASETS else None
+        if arranger is None:
+            raise DownloadError(f"no download recipe for {dataset!r}; known: {downloadable()}")
         if not sources:
             raise DownloadError(f"{target} is missing and the config lists no downloads for it")
         archives = [fetch(s, root / ".downloads" / dataset) for s in sources]
@@ -277,7 +279,7 @@ def prepare(dataset: str, root: str | Path, sources: Sequence[Source]) -> dict:
         for archive in archives:
             log.info("unpacking %s", archive)
             unpack(archive, staging / "unpacked")
-        ARRANGERS[dataset](staging / "unpacked", staging / dataset)
+        ARRANGERS[arranger](staging / "unpacked", staging / dataset)
         if not is_prepared(staging / dataset, dataset):
             raise DownloadError(f"sources of {dataset} did not yield every domain {domains(dataset)}")
         if target.exists():

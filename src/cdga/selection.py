@@ -8,10 +8,12 @@ test domain's 'in' accuracy at the selected checkpoint (DomainBed's convention).
   training domains (DomainBed's default, IIDAccuracySelectionMethod).
 - ``oracle``: DomainBed's test-domain validation (OracleSelectionMethod): each run's last
   checkpoint, no early stopping. DomainBed uses the test domain's validation accuracy only to
-  choose among hyperparameter settings; this study runs one setting per method, so nothing is
-  chosen by it.
+  choose among hyperparameter settings (``validation_score``).
 
-Ties go to the earliest checkpoint.
+Ties go to the earliest checkpoint. Among a trial's hyperparameter draws
+(``training.hparam_draws``) each rule keeps, as DomainBed's ``SelectionMethod.sweep_acc`` within
+one trial seed, the draw whose selected checkpoint has the best ``validation_score``: the mean
+training-domain validation accuracy, or for the oracle the test domain's validation accuracy.
 """
 
 from __future__ import annotations
@@ -46,6 +48,18 @@ SELECTIONS: dict[str, Callable[[Record], float]] = {
     "training_domain": training_domain_score,
     "oracle": oracle_score,
 }
+
+
+# The score by which each rule ranks hyperparameter draws, on the checkpoint it selected.
+VALIDATION: dict[str, Callable[[Record], float]] = {
+    "training_domain": training_domain_score,
+    "oracle": lambda record: record[acc_key(record["test_env"], "out")],
+}
+
+
+def validation_score(records: Sequence[Record], selection: str) -> float:
+    """DomainBed's ``val_acc`` of one run under ``selection``, at its selected checkpoint."""
+    return VALIDATION[selection](select(records, selection))
 
 
 def select(records: Sequence[Record], selection: str) -> Record:

@@ -38,9 +38,14 @@ SPREAD_NOTE = ("The split is fixed across trials, so the standard error covers i
                "and minibatch sampling, not the split.")
 
 
+RUN = ["dataset", "method", "test_env", "level", "trial"]
+
+
 def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """One row per (run, selection rule): dataset, method, test_env, level, trial, selection,
-    step, acc (the test domain's accuracy at the selected checkpoint)."""
+    """One row per (run, selection rule) after the choice among hyperparameter draws
+    (``select_draws``): dataset, method, test_env, level, trial, hparams_seed, selection, step,
+    val (``selection.validation_score``), acc (the test domain's accuracy at the selected
+    checkpoint)."""
     rows = []
     for path in paths:
         records = selection.read_records(path)
@@ -48,11 +53,21 @@ def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             raise ValueError(f"{path}: no checkpoint records")
         for name in selection.SELECTIONS:
             chosen = selection.select(records, name)
-            rows.append({k: chosen[k] for k in ("dataset", "method", "test_env", "level", "trial")}
-                        | {"selection": name, "step": chosen["step"],
+            rows.append({k: chosen[k] for k in RUN}
+                        | {"hparams_seed": chosen.get("hparams_seed", 0),  # older runs: defaults
+                           "selection": name, "step": chosen["step"],
+                           "val": selection.validation_score(records, name),
                            "acc": selection.reported_accuracy(chosen)})
-    return pd.DataFrame(rows, columns=["dataset", "method", "test_env", "level", "trial",
-                                       "selection", "step", "acc"])
+    return select_draws(pd.DataFrame(rows, columns=[*RUN, "hparams_seed", "selection", "step",
+                                                    "val", "acc"]))
+
+
+def select_draws(acc: pd.DataFrame) -> pd.DataFrame:
+    """Per run and selection rule, the hyperparameter draw with the best ``val``, as DomainBed
+    chooses per trial seed; ties go to the lowest hparams seed (the defaults first)."""
+    ranked = acc.sort_values(["val", "hparams_seed"], ascending=[False, True], kind="stable")
+    best = ranked.drop_duplicates([*RUN, "selection"])
+    return best.sort_index().reset_index(drop=True)
 
 
 def mean_se(values: Sequence[float]) -> tuple[float, float]:

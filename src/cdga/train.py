@@ -114,14 +114,19 @@ def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, i
 
 def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, method: str,
           test_env: str, level: int, trial: int, cfg: Mapping, holdout_fraction: float,
-          workers: int = 0, device: torch.device | str = "cpu", stop_after: int | None = None
-          ) -> list[dict]:
+          hparams_seed: int = 0, workers: int = 0, eval_batch_size: int = 256,
+          cache_images: bool = False, device: torch.device | str = "cpu",
+          stop_after: int | None = None) -> list[dict]:
     """Run (or resume) one training job; write results.jsonl and the selected models in out_dir.
 
-    ``cfg`` is the config's ``training`` block without its execution settings (trials,
-    threads, num_workers); ``holdout_fraction`` is the split's (config ``split``), recorded for
-    DomainBed (``cdga.domainbed``); ``workers`` is the DataLoader worker count; ``device`` the
-    config's (``cdga.device.resolve``), where the model and every batch go. ``stop_after``
+    ``cfg`` is what the run reads of the config's ``training`` block
+    (``cdga.hparams.job_settings``: shared settings, the algorithm's hyperparameters of draw
+    ``hparams_seed``, ``synthetic_ratio`` for methods with synthetic images); it and the
+    manifest make the resume fingerprint. ``holdout_fraction`` is the split's (config
+    ``split``), recorded for DomainBed (``cdga.domainbed``). Execution settings, in no
+    fingerprint: ``workers`` (DataLoader workers), ``eval_batch_size``, ``cache_images`` (keep
+    decoded images in memory) and ``device`` (``cdga.device.resolve``), where the model and
+    every batch go. ``stop_after``
     raises StopRequested once that many steps are done and checkpointed (tests use it to kill a
     run).
     Returns the records.
@@ -139,15 +144,17 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
         raise ValueError(f"manifest {str(manifest_path)!r} {'has' if has_synthetic else 'lacks'} "
                          f"synthetic rows, but method {method!r} at scale level {level} "
                          f"{'uses' if not has_synthetic else 'does not use'} them")
-    counts = data.split_counts(cfg["batch_size"], cfg["synthetic_ratio"], has_synthetic)
+    counts = data.split_counts(cfg["batch_size"], cfg.get("synthetic_ratio", 0.0), has_synthetic)
     seed = trial_seed(cfg["seed"], trial)
     dev = torch.device(device)
     settings = {"cfg": dict(cfg), "method": method, "test_env": test_env, "trial": trial,
-                "level": level, "dataset": dataset, "holdout_fraction": holdout_fraction}
+                "level": level, "dataset": dataset, "holdout_fraction": holdout_fraction,
+                "hparams_seed": hparams_seed}
     fingerprint = _fingerprint(manifest_path, settings)
     meta = {"dataset": dataset, "method": method, "test_env": test_env, "level": level,
-            "trial": trial, "seed": seed, "domains": domains}
-    fields = domainbed.run_fields(dataset, method, test_env, domains, trial, holdout_fraction, cfg)
+            "trial": trial, "hparams_seed": hparams_seed, "seed": seed, "domains": domains}
+    fields = domainbed.run_fields(dataset, method, test_env, domains, trial, hparams_seed,
+                                  holdout_fraction, cfg)
 
     torch.manual_seed(seed)
     network = Classifier(cfg["backbone"], int(real["class_index"].max()) + 1, cfg["weights"])
@@ -180,11 +187,11 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     sampler = data.StepSampler(streams, seed, start, cfg["steps"])
     smallest_real = min(len(s.rows) for s in streams[::2])  # DomainBed's 'epoch' unit
     transform = data.train_transform(cfg["resolution"], cfg["augment"])
-    loader = DataLoader(data.ImageRows(train_rows, transform, cfg["cache_images"]),
+    loader = DataLoader(data.ImageRows(train_rows, transform, cache_images),
                         batch_sampler=sampler, num_workers=workers,
                         pin_memory=dev.type == "cuda", persistent_workers=False)
-    evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], cfg["eval_batch_size"],
-                         workers, dev, cfg["cache_images"])
+    evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size,
+                         workers, dev, cache_images)
     per_domain = sum(counts)
     losses: list[float] = []
     for step, (x, y) in zip(range(start, cfg["steps"]), loader, strict=False):

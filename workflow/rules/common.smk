@@ -1,8 +1,9 @@
 # Paths and input functions of every stage; the stage files hold the rules.
+import functools
 import os.path
+import re
 
-from cdga import methods  # torch-free: keeps DAG building fast
-from cdga.registry import domains
+from cdga import hparams, methods, registry  # torch-free: keeps DAG building fast
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -11,13 +12,25 @@ CONDA_ENV = "../../envs/cdga.yaml"  # every rule's environment (--sdm conda); re
 DATA_ROOT = config["datasets_root"]
 
 
+# The configured names themselves (each one registry.NAME): names may hold underscores, so a
+# looser pattern would split paths such as tsne_<dataset>_<test_env>.png in the wrong place.
 wildcard_constraints:
-    dataset="[A-Za-z]+",
+    dataset="|".join(re.escape(d) for d in sorted(config["datasets"], key=len, reverse=True)),
 
 
 def settings(dataset):
     """The config block of one dataset."""
     return config["dataset_settings"][dataset]
+
+
+@functools.cache
+def dataset_entry(dataset):
+    """The registry entry of a configured dataset: built in, or defined by its config block."""
+    return registry.resolve(dataset, settings(dataset), DATA_ROOT)
+
+
+def domains(dataset):
+    return dataset_entry(dataset).domains
 
 
 def without_threads(block):
@@ -35,8 +48,10 @@ def prepared_marker(dataset):
 
 
 def dataset_ready(dataset):
-    """The input that stands for a dataset on disk: DemoDigits' folder, else its prepare marker."""
-    return dataset_dir(dataset) if dataset == "DemoDigits" else prepared_marker(dataset)
+    """The input that stands for a dataset on disk: the prepare marker of a dataset that
+    cdga.download can fetch, else its folder (already there, or a rule such as
+    make_demo_digits makes it)."""
+    return prepared_marker(dataset) if dataset_entry(dataset).arranger else dataset_dir(dataset)
 
 
 def split_table(dataset):
@@ -117,10 +132,6 @@ def assembly_synthetic(wildcards):
 
 
 # ---------------------------------------------------------------- training
-# Execution settings: they do not change results, so they are not training params.
-EXECUTION_KEYS = ("trials", "threads", "num_workers")
-
-
 def method_levels(method):
     """Scale levels a method runs at: 0 for real-only methods, else the default (+ scaling)."""
     if methods.method(method).synthetic is None:
@@ -140,27 +151,43 @@ def dataset_methods(dataset):
     return [m for m in config["methods"] if methods.runs_on(m, variants)]
 
 
-def training_params(dataset):
-    """The training block of one job: a dataset's own checkpoint_freq (DomainBed: DomainNet) wins."""
-    own = {k: v for k, v in config["training"].items() if k not in EXECUTION_KEYS}
-    if "checkpoint_freq" in settings(dataset):
-        own["checkpoint_freq"] = settings(dataset)["checkpoint_freq"]
+def draw_part(hparams_seed):
+    """The run directory's suffix of a hyperparameter draw: none for the defaults (seed 0)."""
+    return "" if int(hparams_seed) == 0 else f"_hparams{hparams_seed}"
+
+
+def draw_seed(part):
+    """The hparams seed of a run directory's suffix (``draw_part``'s inverse)."""
+    return int(part.removeprefix("_hparams")) if part else 0
+
+
+def training_params(wc):
+    """What one train job reads of the training block (cdga.hparams.job_settings): its
+    algorithm's (drawn) hyperparameters, synthetic_ratio only with synthetic images, no
+    execution setting; a dataset's own checkpoint_freq (DomainBed: DomainNet) wins."""
+    spec = methods.method(wc.method)
+    own = hparams.job_settings(config["training"], spec.algorithm, spec.synthetic is not None,
+                               draw_seed(wc.draw), int(wc.trial))
+    if "checkpoint_freq" in settings(wc.dataset):
+        own["checkpoint_freq"] = settings(wc.dataset)["checkpoint_freq"]
     return own
 
 
-def train_dir(dataset, method, test_env, level, trial):
-    return f"{RESULTS}/train/{dataset}/{method}/{test_env}/scale{level}/trial{trial}"
+def train_dir(dataset, method, test_env, level, trial, draw=""):
+    return f"{RESULTS}/train/{dataset}/{method}/{test_env}/scale{level}/trial{trial}{draw}"
 
 
 def training_results(main_only):
-    """results.jsonl of every configured run (main_only: the main table's level only)."""
+    """results.jsonl of every configured run (main_only: the main table's level only), each
+    with the defaults and with every hyperparameter draw (training.hparam_draws)."""
     return [
-        f"{train_dir(ds, m, env, level, trial)}/results.jsonl"
+        f"{train_dir(ds, m, env, level, trial, draw_part(k))}/results.jsonl"
         for ds in config["datasets"]
         for m in dataset_methods(ds)
         for env in settings(ds)["test_envs"]
         for level in ([main_level(m)] if main_only else method_levels(m))
         for trial in range(config["training"]["trials"])
+        for k in range(config["training"]["hparam_draws"] + 1)
     ]
 
 

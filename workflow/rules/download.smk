@@ -2,9 +2,9 @@
 # The rule's output is a marker in results/, not the dataset folder: a datasets_root that
 # already holds the data (possibly read-only) is only checked, never fetched again, and the DAG
 # never walks hundreds of thousands of image files to compare modification times.
-from cdga.download import ARRANGERS
+from cdga.registry import downloadable
 
-for _dataset in ARRANGERS:
+for _dataset in downloadable():
 
     rule:
         name:

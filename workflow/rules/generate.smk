@@ -3,7 +3,7 @@
 # within-domain pairs (i, i) with its first variant (method ldm_within).
 
 GEN = config["generation"]
-SHARED_GEN_KEYS = ("steps", "scheduler", "resolution", "seed", "batch_size")
+SHARED_GEN_KEYS = ("steps", "scheduler", "resolution", "seed")  # batch_size: execution, script reads it
 
 
 wildcard_constraints:

@@ -3,14 +3,15 @@
 import pandas as pd
 from _logging import setup
 
-from cdga import assembly, io, methods
-from cdga.registry import domains
+from cdga import assembly, io, methods, registry
 
 log = setup(snakemake)  # noqa: F821
 wc = snakemake.wildcards  # noqa: F821
 split = pd.read_csv(snakemake.input.split)  # noqa: F821
 synthetic = assembly.read_synthetic(snakemake.input.synthetic)  # noqa: F821
-pairs = methods.synthetic_pairs(wc.method, domains(wc.dataset), wc.test_env)
+cfg = snakemake.config  # noqa: F821
+domains = registry.resolve(wc.dataset, cfg["dataset_settings"][wc.dataset], cfg["datasets_root"]).domains
+pairs = methods.synthetic_pairs(wc.method, domains, wc.test_env)
 manifest = assembly.assemble(split, wc.test_env, synthetic, pairs,
                              snakemake.params.variant, int(wc.level))  # noqa: F821
 io.write_csv(snakemake.output[0], manifest)  # noqa: F821

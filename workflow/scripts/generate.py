@@ -15,7 +15,9 @@ from cdga import device, generation, ldm
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 wc = sm.wildcards
-params = generation.GenerationParams.from_config(sm.params.generation, wc.variant)
+# batch_size is an execution setting (images per pipeline call): read here, in no params.
+params = generation.GenerationParams.from_config(
+    {**sm.params.generation, "batch_size": sm.config["generation"]["batch_size"]}, wc.variant)
 plan = generation.plan_shard(pd.read_csv(sm.input.split), wc.dataset, sm.params.settings, params,
                              wc.src, wc.tgt, int(wc.rep), int(wc.shard), sm.params.shards)
 pipe = ldm.load_pipeline(sm.params.ldm["model"], device=device.resolve(sm.config["device"]),

@@ -11,7 +11,7 @@ methods = snakemake.params.methods  # noqa: F821
 
 main = tables.collect(snakemake.input.main)  # noqa: F821
 io.write_csv(out.accuracy_csv,
-             main[["dataset", "method", "test_env", "selection", "trial", "acc"]])
+             main[["dataset", "method", "test_env", "selection", "trial", "hparams_seed", "acc"]])
 md, tex = tables.accuracy_tables(main, test_envs, methods)
 io.write_text(out.accuracy_md, md)
 io.write_text(out.accuracy_tex, tex)
@@ -23,5 +23,6 @@ io.write_text(out.overview_tex, tables.overview_latex(overview))
 
 every = tables.collect(snakemake.input.every)  # noqa: F821
 io.write_csv(out.scaling_csv,
-             every[["dataset", "method", "level", "test_env", "trial", "selection", "acc"]])
+             every[["dataset", "method", "level", "test_env", "trial", "hparams_seed", "selection",
+                    "acc"]])
 log.info("%d main runs, %d runs in all", len(main) // 2, len(every) // 2)

@@ -14,6 +14,7 @@ import torch
 from cdga import data, device, train
 
 wc = snakemake.wildcards  # noqa: F821
+run = snakemake.config["training"]  # noqa: F821  (execution settings: read here, in no params)
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 records = train.train(
     snakemake.input[0],  # noqa: F821
@@ -24,8 +25,11 @@ records = train.train(
     level=int(wc.level),
     trial=int(wc.trial),
     cfg=snakemake.params.training,  # noqa: F821
+    hparams_seed=snakemake.params.hparams_seed,  # noqa: F821
     holdout_fraction=snakemake.params.holdout_fraction,  # noqa: F821
-    workers=data.num_workers(snakemake.params.num_workers),  # noqa: F821
+    workers=data.num_workers(run["num_workers"]),
+    eval_batch_size=run["eval_batch_size"],
+    cache_images=run["cache_images"],
     device=device.resolve(snakemake.config["device"]),  # noqa: F821
 )
 log.info("%d checkpoints written", len(records))

@@ -1,0 +1,74 @@
+"""A dataset from config alone: a DomainBed-layout folder the project has never seen, with a
+digit and a hyphen in its name and its own domain and class names, runs the study's DAG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import write_image
+
+from cdga import config, registry
+from workflow import TEST_CONFIG, planned_jobs, snakemake
+
+NAME = "Scans-2"
+DOMAINS = ("ward_a", "ward_b", "ward_c")
+
+
+def _study(tmp_path: Path, **settings: object) -> Path:
+    """Images under tmp_path/data/Scans-2/<ward>/<class>/ and a config overlay naming them."""
+    for d in DOMAINS:
+        for c in ("benign", "tumour"):
+            for k in range(6):
+                write_image(tmp_path / "data" / NAME / d / c / f"{k}.png", seed=hash((d, c, k)) % 999,
+                            size=16)
+    block = {"domains": "every folder", "variants": ["ig"], "test_envs": ["ward_a"],
+             "class_prompt_template": "a scan showing {class_name}"} | settings
+    overlay = tmp_path / "scans.yaml"
+    overlay.write_text(yaml.safe_dump({"datasets_root": str(tmp_path / "data"), "datasets": [NAME],
+                                       "dataset_settings": {NAME: block}}))
+    return overlay
+
+
+def test_every_folder_and_a_listed_order_resolve(tmp_path: Path) -> None:
+    _study(tmp_path)
+    root = tmp_path / "data"
+    assert registry.resolve(NAME, {"domains": "every folder"}, root).domains == DOMAINS
+    assert registry.resolve(NAME, {"domains": ["ward_c", "ward_a", "ward_b"]}, root).domains == (
+        "ward_c", "ward_a", "ward_b")
+    assert registry.resolve("PACS", {}, root) == registry.DATASETS["PACS"]
+    with pytest.raises(ValueError, match=r"dataset_settings\.Other\.domains: missing"):
+        registry.resolve("Other", {}, root)
+    with pytest.raises(ValueError, match="bad dataset name 'a/b'"):
+        registry.resolve("a/b", {"domains": ["x", "y"]}, root)
+
+
+def test_config_checks_name_the_new_datasets_domains(tmp_path: Path) -> None:
+    cfg = {"datasets_root": str(tmp_path / "data"), "datasets": [NAME],
+           "dataset_settings": {NAME: {"domains": "every folder", "variants": ["pg"],
+                                       "test_envs": ["ward_z"]}}}
+    _study(tmp_path)
+    errors = "\n".join(config.registry_errors(cfg))
+    assert "unknown domain 'ward_z'" in errors and "needs a description" in errors
+
+
+def test_a_config_only_dataset_runs_through_training_and_the_tables(tmp_path: Path) -> None:
+    overlay = _study(tmp_path)
+    configs = ("--configfile", str(TEST_CONFIG), str(overlay))
+    every = planned_jobs(tmp_path, *configs)
+    # IG pairs between the 3 wards plus the within-ward pairs; no prepare rule, no DemoDigits
+    assert every["generate"] == 3 * 2 + 3 and every["split_dataset"] == 1
+    assert every["train"] == 5 * 2 and "tables" in every  # every method but cdga_pg (no PG)
+    assert not any(rule.startswith("prepare_") for rule in every)
+
+    real_only = tmp_path / "real_only.yaml"
+    real_only.write_text("methods: [erm, mixup_inter]\n")
+    accuracy = "results/summary/accuracy.csv"
+    snakemake(tmp_path, accuracy, "--configfile", str(TEST_CONFIG), str(overlay), str(real_only))
+    acc = pd.read_csv(tmp_path / accuracy)
+    assert set(acc["dataset"]) == {NAME} and set(acc["test_env"]) == {"ward_a"}
+    assert set(acc["method"]) == {"erm", "mixup_inter"} and acc["acc"].between(0, 1).all()
+    split = pd.read_csv(tmp_path / f"results/splits/{NAME}.csv")
+    assert set(split["domain"]) == set(DOMAINS) and set(split["class_name"]) == {"benign", "tumour"}
