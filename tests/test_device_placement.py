@@ -30,7 +30,7 @@ from snakemake.utils import update_config
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 from toy_runs import split_table, training_cfg
 
-from cdga import assembly, device, probe
+from cdga import assembly, device, hparams, probe
 from cdga.io import write_csv
 from cdga.networks import Classifier, save_model
 
@@ -165,9 +165,10 @@ def test_train(run_script, tiny_dataset: Path) -> None:
     manifest = tiny_dataset / "erm.csv"
     write_csv(manifest, assembly.assemble(table, "c", None, [], None, 0))
     out = tiny_dataset / "run"
+    training = hparams.job_settings(training_cfg(), "ERM", False, 0, 0)
     job = Job("train", {"manifest": manifest}, {"results": out / "results.jsonl"},
-              {"training": training_cfg(), "holdout_fraction": 0.2, "num_workers": 0},
-              RUN)
+              {"training": training, "hparams_seed": 0, "holdout_fraction": 0.2},
+              RUN | {"draw": ""})
     record = run_script("train.py", job)
     assert_all_on_meta(record, "Classifier")
     assert (out / "model_training_domain.pt").is_file()
