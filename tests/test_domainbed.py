@@ -11,7 +11,7 @@ from toy_runs import training_cfg
 from cdga import assembly, datasets, domainbed, selection, train
 from cdga.registry import DATASETS
 
-ENVS = DATASETS["DemoDigits"]  # photo, art_painting, cartoon, sketch: not alphabetical
+ENVS = DATASETS["DemoDigits"].domains  # photo, art_painting, cartoon, sketch: not alphabetical
 
 
 def domainbed_accuracy(records: list[dict], rule: str) -> float:

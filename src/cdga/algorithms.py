@@ -1,7 +1,9 @@
 """Learning algorithms, a flat registry in the spirit of DomainBed's algorithms.py.
 
 Each algorithm takes one minibatch per training domain per step; which images those
-minibatches hold (real, synthetic) is the method's business (``cdga.methods``).
+minibatches hold (real, synthetic) is the method's business (``cdga.methods``). Its
+hyperparameters and their random distributions are declared, torch-free, in
+``cdga.hparams.ALGORITHM_HPARAMS`` under the same name.
 """
 
 from __future__ import annotations

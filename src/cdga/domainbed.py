@@ -21,12 +21,13 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cdga import methods, selection
+from cdga import hparams, methods, selection
 from cdga.registry import DATASETS
 
 ARGS = ("dataset", "algorithm", "test_envs", "trial_seed", "hparams_seed", "holdout_fraction")
-HPARAMS = ("backbone", "lr", "weight_decay", "batch_size", "synthetic_ratio", "mixup_alpha",
-           "freeze_bn")  # those a run has (cdga.hparams.job_settings)
+# The recorded hparams: those of them a run has (cdga.hparams.job_settings).
+HPARAMS = ("backbone", "freeze_bn", *hparams.SYNTHETIC_KEYS, *dict.fromkeys(
+    h.key for specs in (hparams.SHARED, *hparams.ALGORITHM_HPARAMS.values()) for h in specs))
 SPLITS = ("in", "out")
 # The study's datasets that DomainBed's datasets.DATASETS has: collect_results prints tables
 # for these only (with nothing else it fails on an empty averages table).
