@@ -38,8 +38,7 @@ def test_shipped_configs_are_valid(name: str) -> None:
         ({"datasets": ["Imagenette"]}, r"dataset_settings\.Imagenette: missing for dataset"),
         ({"datasets": ["Imagenette"], "dataset_settings": {"Imagenette": {
             "variants": ["ig"], "test_envs": ["a"], "class_prompt_template": "{class_name}"}}},
-         r"dataset_settings\.Imagenette\.domains: missing for dataset 'Imagenette', which is "
-         r"not built in"),
+         r"dataset_settings\.Imagenette\.domains: missing for dataset 'Imagenette'"),
         ({"dataset_settings": {"DemoDigits": {"test_envs": ["photo", "watercolor"]}}},
          r"DemoDigits\.test_envs: unknown domain 'watercolor'"),
         ({"dataset_settings": {"DemoDigits": {"descriptions": {"oils": "x"}}}},
