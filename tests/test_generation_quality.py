@@ -19,13 +19,17 @@ OPTS = {"backbone": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 1e-3, "shif
         "max_real_per_domain": None}
 
 
-def fake_shard(tmp_path: Path, table: pd.DataFrame, variant: str, src: str, tgt: str, copy: bool) -> Path:
-    """A shard whose images are their sources (copy) or the sources' colour negatives."""
+def fake_shard(tmp_path: Path, table: pd.DataFrame, variant: str, src: str, tgt: str, copy: bool,
+               size: int | None = None) -> Path:
+    """A shard whose images are their sources (copy) or the sources' colour negatives, at
+    ``size`` px (the generated size) when given."""
     rows, members = [], []
     tar = tmp_path / f"{variant}_{src}_{tgt}.tar"
     for k, row in enumerate(table[(table["domain"] == src) & (table["split"] == "train")].itertuples()):
         with Image.open(row.path) as im:
             image = im.convert("RGB") if copy else ImageOps.invert(im.convert("RGB"))
+        if size:
+            image = image.resize((size, size), Image.BICUBIC)
         members.append((f"{k}.png", png_bytes(image)))
         rows.append({"member": f"{k}.png", "shard": str(tar), "dataset": "Tiny", "source_path": row.path,
                      "source_domain": src, "target_domain": tgt, "class_index": row.class_index,
@@ -78,3 +82,19 @@ def test_caps_sample_each_pair_and_domain_with_the_seed(tmp_path: Path) -> None:
     opts = {**OPTS, "max_images_per_pair": 3, "max_real_per_domain": 2}
     summary, scores = gq.evaluate(table, manifest, ["photo", "sketch"], opts, resolution=16)
     assert (summary["n"] == 3).all() and len(scores) == 6
+
+
+def test_scores_at_its_own_size_whatever_the_generated_and_source_sizes(tmp_path: Path) -> None:
+    """Paper shapes: 512 px generated vs 64 px scored, here non-square 23x17 sources, 40 px
+    synthetic images and 12 px scoring; the copies stay near-duplicates at the scoring size."""
+    table = make_split_table(tmp_path, per_class=4)
+    for path in table["path"]:
+        with Image.open(path) as im:
+            im.convert("RGB").resize((23, 17)).save(path)
+    manifest = gq.read_manifests([fake_shard(tmp_path, table, "pg", "photo", "sketch", copy=True, size=40),
+                                  fake_shard(tmp_path, table, "ig", "photo", "sketch", copy=False, size=40)])
+    assert {a.shape for a in gq.synthetic_images(manifest, 12)} == {(12, 12, 3)}
+    summary, _ = gq.evaluate(table, manifest, ["photo", "sketch"], OPTS, resolution=12)
+    by = summary.set_index("variant")
+    assert by.loc["pg", "near_duplicate_rate"] == 1.0 and by.loc["ig", "near_duplicate_rate"] == 0.0
+    gq.grid_figure(manifest, tmp_path / "grid.png", tmp_path / "grid.pdf", examples=2, resolution=12)

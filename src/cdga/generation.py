@@ -180,10 +180,17 @@ def plan_shard(table: pd.DataFrame, dataset: str, settings: Mapping, params: Gen
     return plan
 
 
+def square(image: Image.Image, resolution: int) -> Image.Image:
+    """``image`` as RGB at ``resolution`` x ``resolution`` (bicubic), the size every stage states."""
+    image = image.convert("RGB")
+    if image.size == (resolution, resolution):
+        return image
+    return image.resize((resolution, resolution), Image.BICUBIC)
+
+
 def load_image(path: str, resolution: int) -> Image.Image:
     with Image.open(path) as im:
-        im = im.convert("RGB")
-        return im if im.size == (resolution, resolution) else im.resize((resolution, resolution), Image.BICUBIC)
+        return square(im, resolution)
 
 
 @torch.no_grad()

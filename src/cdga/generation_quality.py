@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
 from cdga import figures
-from cdga.generation import load_image
+from cdga.generation import load_image, square
 from cdga.networks import Classifier
 from cdga.shards import TarShard
 
@@ -89,13 +89,14 @@ def capped(frame: pd.DataFrame, keys: Sequence[str], limit: int | None, seed: in
     return frame.sample(frac=1.0, random_state=seed).groupby(list(keys), sort=False).head(limit).sort_index()
 
 
-def synthetic_images(manifest: pd.DataFrame) -> list[np.ndarray]:
-    """The manifest's images, read from their tar shards."""
+def synthetic_images(manifest: pd.DataFrame, resolution: int) -> list[np.ndarray]:
+    """The manifest's images, read from their tar shards at the scoring ``resolution`` (the
+    generated size, e.g. 512 px, is not the size the scorers were trained at)."""
     shards: dict[str, TarShard] = {}
     out = []
     for shard, member in zip(manifest["shard"], manifest["member"]):
         tar = shards.setdefault(shard, TarShard(shard))
-        out.append(np.asarray(tar.image(member)))
+        out.append(np.asarray(square(tar.image(member), resolution)))
     return out
 
 
@@ -123,7 +124,7 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
         accs[task] = float((val_pred == labels(val).to_numpy()).mean())
         models[task] = model
         log.info("%s classifier: validation accuracy %.3f", task, accs[task])
-    fake = synthetic_images(manifest)
+    fake = synthetic_images(manifest, resolution)
     x = to_tensor(fake)
     sources = {p: np.asarray(load_image(p, resolution)) for p in manifest["source_path"].unique()}
     ssim = [structural_similarity(sources[p], img, channel_axis=2, data_range=255)
@@ -172,7 +173,7 @@ def grid_figure(manifest: pd.DataFrame, out_png: str | Path, out_pdf: str | Path
             panels = [("real", np.asarray(load_image(path, resolution)))]
             for v in variants:
                 hit = pair[(pair["variant"] == v) & (pair["source_path"] == path)]
-                panels.append((v.upper(), synthetic_images(hit.head(1))[0] if len(hit) else None))
+                panels.append((v.upper(), synthetic_images(hit.head(1), resolution)[0] if len(hit) else None))
             for p, (title, img) in enumerate(panels):
                 ax = axes[r, e * len(panels) + p]
                 if img is not None:
