@@ -65,3 +65,34 @@ def test_the_same_figure_saves_to_the_same_bytes(tmp_path: Path) -> None:
         figures.save(fig, png, pdf)
         saved.append((png.read_bytes(), pdf.read_bytes()))
     assert saved[0] == saved[1]
+
+
+def test_figures_render_two_datasets_one_ig_only(tmp_path: Path) -> None:
+    """As paper.yaml runs PACS (PG and IG) beside VLCS (IG only): cdga_pg has no VLCS rows."""
+    methods = ["erm", "cdga_pg", "cdga_ig"]
+    rng = np.random.default_rng(1)
+    both = _grid(dataset=["PACS"], method=methods, test_env=["a"], trial=[0],
+                 data=["train domains", "test domain"], alpha=[-1, 0, 1], beta=[-1, 0, 1])
+    ig_only = _grid(dataset=["VLCS"], method=["erm", "cdga_ig"], test_env=["b"], trial=[0],
+                    data=["train domains", "test domain"], alpha=[-1, 0, 1], beta=[-1, 0, 1])
+    surf = pd.concat([both, ig_only], ignore_index=True)
+    surf["loss"] = surf["alpha"] ** 2 + surf["beta"] ** 2 + rng.uniform(size=len(surf))
+    fig = figures.landscape_2d(surf, methods)
+    assert len(fig.axes) == 4 * 3
+    titles = [ax.texts[0].get_text() for ax in fig.axes if ax.texts and not ax.axison]
+    assert titles == ["cdga_pg: not run on VLCS"] * 2
+    _saved(fig, tmp_path, "contours")
+    _saved(figures.landscape_1d(surf[surf["beta"] == 0], methods), tmp_path, "curves")
+    flat = surf.assign(loss=1.0)  # an untrained model's flat surface still draws
+    _saved(figures.landscape_2d(flat, methods), tmp_path, "flat")
+    adv = pd.concat([_grid(dataset=["PACS"], method=methods, test_env=["a"], trial=[0],
+                           attack=["pgd"], eps=[0, 2 / 255]),
+                     _grid(dataset=["VLCS"], method=["erm", "cdga_ig"], test_env=["b"], trial=[0],
+                           attack=["pgd"], eps=[0, 2 / 255])])
+    adv["acc"] = rng.uniform(size=len(adv))
+    _saved(figures.adversarial(adv, methods), tmp_path, "adv")
+    shift = adv[adv["eps"] == 0].drop(columns=["attack", "eps", "acc"])
+    for col in ("transfer", "diversity", "correlation"):
+        shift[col] = rng.uniform(size=len(shift))
+    _saved(figures.shift(shift, methods), tmp_path, "shift")
+    plt.close("all")

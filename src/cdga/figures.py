@@ -87,10 +87,16 @@ def landscape_2d(grids: pd.DataFrame, methods: Sequence[str]) -> Figure:
     for r, (dataset, data) in enumerate(rows.itertuples(index=False)):
         sub = grids[(grids["dataset"] == dataset) & (grids["data"] == data)]
         mean = sub.groupby(["method", "alpha", "beta"], as_index=False)["loss"].mean()
-        levels = np.linspace(mean["loss"].min(), np.quantile(mean["loss"], 0.95), 12)
+        low, high = mean["loss"].min(), np.quantile(mean["loss"], 0.95)
+        levels = np.linspace(low, max(high, low + 1e-6), 12)  # a flat surface still gets levels
         for c, method in enumerate(present):
             ax = axes[r, c]
             m = mean[mean["method"] == method].pivot(index="beta", columns="alpha", values="loss")
+            if m.empty:  # e.g. cdga_pg on an IG-only dataset
+                ax.text(0.5, 0.5, f"{method}: not run on {dataset}", ha="center", va="center",
+                        fontsize=8, transform=ax.transAxes)
+                ax.axis("off")
+                continue
             cs = ax.contour(m.columns, m.index, m.to_numpy(), levels=levels, cmap="viridis")
             ax.clabel(cs, fontsize=6)
             ax.plot(0, 0, "k+")
