@@ -84,10 +84,21 @@ def test_fixed_lam_is_accepted() -> None:
 
 # ---------------------------------------------------------------- pairs, seeds, plans
 def test_pairs_are_all_ordered_pairs_plus_within_pairs_of_the_first_variant() -> None:
-    fams = methods.generation_pairs(("a", "b", "c", "d"), ["pg", "ig"])
+    every = ["erm", "cdga_pg", "cdga_ig", "ldm_within"]
+    fams = methods.generation_pairs(every, ("a", "b", "c", "d"), ["pg", "ig"], list("abcd"))
     assert len(fams) == 2 * 12 + 4
     assert {f for f in fams if f[1] == f[2]} == {("pg", d, d) for d in "abcd"}
     assert len(set(fams)) == len(fams)
+    assert fams[:3] == [("pg", "a", "b"), ("pg", "a", "c"), ("pg", "a", "d")]
+
+
+def test_only_the_pairs_a_training_run_reads_are_generated() -> None:
+    """One held-out domain: pairs touching it feed no run; no ldm_within: no within pairs."""
+    fams = methods.generation_pairs(["erm", "cdga_ig"], ("a", "b", "c", "d"), ["pg", "ig"], ["d"])
+    assert fams == [("ig", s, t) for s in "abc" for t in "abc" if s != t]
+    assert methods.generation_pairs(["erm"], ("a", "b"), ["pg"], ["a", "b"]) == []
+    ig_only = methods.generation_pairs(["cdga_pg", "ldm_within"], ("a", "b", "c"), ["ig"], ["a"])
+    assert ig_only == [("ig", "b", "b"), ("ig", "c", "c")]
 
 
 def test_stable_seed_is_a_sha256_of_the_parts_not_pythons_hash() -> None:

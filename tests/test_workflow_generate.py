@@ -12,11 +12,15 @@ QUALITY = "results/summary/generation_quality.csv"
 
 def test_one_generation_job_per_variant_pair_rep_and_shard(tmp_path: Path) -> None:
     jobs = planned_jobs(tmp_path, QUALITY)
-    # DemoDigits: 12 ordered pairs x (pg, ig) + 4 within-domain pairs (pg), 1 rep, 1 shard
-    assert jobs["generate"] == 28 and jobs["train_demo_ldm"] == 1
+    # DemoDigits held out on photo (config/test.yaml): the 6 ordered pairs of the other three
+    # domains x (pg, ig) + their 3 within-domain pairs (pg), 1 rep, 1 shard
+    assert jobs["generate"] == 15 and jobs["train_demo_ldm"] == 1
     more = tmp_path / "more.yaml"
     more.write_text("generation: {images_per_pair: 2, shards: 3}\n")
-    assert planned_jobs(tmp_path, QUALITY, "--configfile", str(more))["generate"] == 28 * 2 * 3
+    assert planned_jobs(tmp_path, QUALITY, "--configfile", str(more))["generate"] == 15 * 2 * 3
+    every = tmp_path / "every.yaml"
+    every.write_text("dataset_settings: {DemoDigits: {test_envs: [photo, art_painting, cartoon, sketch]}}\n")
+    assert planned_jobs(tmp_path, QUALITY, "--configfile", str(every))["generate"] == 12 * 2 + 4
 
 
 def test_a_hub_model_is_not_trained_in_the_dag(tmp_path: Path) -> None:

@@ -83,8 +83,20 @@ def synthetic_pairs(name: str, domains: Sequence[str], test_env: str) -> list[tu
     return []
 
 
-def generation_pairs(domains: Sequence[str], variants: Sequence[str]) -> list[tuple[str, str, str]]:
-    """(variant, source, target) of every generation job family: all ordered pairs i != j per
-    variant, plus the within-domain pairs (i, i) with the first variant (method ``ldm_within``)."""
-    out = [(v, s, t) for v in variants for s in domains for t in domains if s != t]
-    return out + [(variants[0], d, d) for d in domains]
+def generation_pairs(names: Sequence[str], domains: Sequence[str], variants: Sequence[str],
+                     test_envs: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(variant, source, target) of every generation job family that the training runs of
+    methods ``names`` read, over held-out ``test_envs``: nothing is generated that no run uses.
+
+    Ordered as the variants, cross-domain pairs (i != j) before within-domain ones (i, i), then
+    as the domains.
+    """
+    used = {
+        (variant(name, variants), src, tgt)
+        for name in names
+        if method(name).synthetic is not None and runs_on(name, variants)
+        for env in test_envs
+        for src, tgt in synthetic_pairs(name, domains, env)
+    }
+    return sorted(used, key=lambda f: (f[1] == f[2], list(variants).index(f[0]),
+                                       list(domains).index(f[1]), list(domains).index(f[2])))

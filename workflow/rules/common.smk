@@ -88,13 +88,21 @@ def synthetic_manifests(dataset, variant, pairs, reps):
 
 # ---------------------------------------------------------------- generation
 def generation_shards(dataset):
-    """Every shard tar of a dataset's generation: all pairs, reps 0..images_per_pair-1, shards."""
+    """Every shard tar of a dataset's generation: the pairs its configured methods train on over
+    its test domains, reps 0..images_per_pair-1, shards."""
+    own = settings(dataset)
     return [
         synthetic_shard(dataset, variant, src, tgt, rep, shard)
-        for variant, src, tgt in methods.generation_pairs(domains(dataset), settings(dataset)["variants"])
+        for variant, src, tgt in methods.generation_pairs(
+            config["methods"], domains(dataset), own["variants"], own["test_envs"])
         for rep in range(config["generation"]["images_per_pair"])
         for shard in range(config["generation"]["shards"])
     ]
+
+
+def generated_datasets():
+    """The configured datasets that have synthetic images to make (and to score)."""
+    return [ds for ds in config["datasets"] if generation_shards(ds)]
 
 
 def prompt_settings(wc):

@@ -16,7 +16,7 @@ wildcard_constraints:
 
 TARGETS += [f"{RESULTS}/summary/generation_quality.csv"]
 TARGETS += [f"{RESULTS}/summary/figures/generation_grid_{ds}.{ext}"
-            for ds in config["datasets"] for ext in ("png", "pdf")]
+            for ds in generated_datasets() for ext in ("png", "pdf")]
 
 
 rule generate:
@@ -75,7 +75,7 @@ rule generation_quality:
 rule generation_quality_table:
     """All datasets' generation quality in one table."""
     input:
-        [f"{RESULTS}/summary/generation_quality/{ds}.csv" for ds in config["datasets"]],
+        [f"{RESULTS}/summary/generation_quality/{ds}.csv" for ds in generated_datasets()],
     output:
         report(
             f"{RESULTS}/summary/generation_quality.csv",
