@@ -93,14 +93,21 @@ def run_script(monkeypatch: pytest.MonkeyPatch) -> Iterator:
 
 
 # ---------------------------------------------------------------- the config value
-def test_resolve_auto_cpu_and_visible_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_auto_cpu_and_visible_gpus(monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="cdga.device")
     assert device.resolve("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert device.resolve("auto") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d: f"Fake GPU {d}")
     assert device.resolve("auto") == torch.device("cuda")
     assert device.resolve("cuda:1") == torch.device("cuda", 1)
+    # every job's log names where it computes (benchmarks/gpu_check.sh gathers these lines)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "device: cpu", "device: cpu", "device: cuda", "device: cuda:1"]
+    assert "Fake GPU cuda:1" in caplog.records[-1].getMessage()
 
 
 @pytest.mark.parametrize(("value", "gpus", "message"), [
