@@ -1,5 +1,6 @@
-"""Shared fixtures: a small DomainBed-layout dataset on disk, the repository paths, and one
-finished test-config study (defined here, not imported into modules, so it is built once)."""
+"""Shared fixtures: a small DomainBed-layout dataset on disk, the repository paths, one
+finished test-config study and one finished paper-shaped study (defined here, not imported
+into modules, so each is built once)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,20 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("study")
     snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def paper_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The paper-shaped study (tests/paper_study.py) run to the end and its report built:
+    the working directory, config files, the run's log and a later dry run's output."""
+    from paper_study import build
+    from workflow import snakemake
+
+    root = tmp_path_factory.mktemp("paper_study")
+    configs = build(root / "build")
+    work = root / "work"
+    work.mkdir()
+    run = snakemake(work, configs=configs)
+    snakemake(work, "--report", "results/report.html", configs=configs)
+    rerun = snakemake(work, "-n", configs=configs)
+    return {"workdir": work, "configs": configs, "log": run.stderr, "rerun": rerun.stderr + rerun.stdout}

@@ -22,14 +22,19 @@ SETTINGS = {
 }
 
 
-def save_tiny_pipeline(out_dir: Path, resolution: int = 16) -> Path:
-    """Build a randomly initialised SD-architecture pipeline and save_pretrained it to ``out_dir``."""
+def save_tiny_pipeline(out_dir: Path, resolution: int = 16, captions: list[str] | None = None,
+                       max_length: int = 12) -> Path:
+    """Build a randomly initialised SD-architecture pipeline and save_pretrained it to ``out_dir``.
+
+    ``captions`` are the texts its tokenizer must spell (default: this module's prompts);
+    ``max_length`` is its prompt length in tokens.
+    """
     torch.manual_seed(0)
-    captions = [SETTINGS["prompt_template"].format(domain=d, class_name=c)
-                for d in SETTINGS["descriptions"].values() for c in CLASSES]
-    tokenizer = build_tokenizer(captions, out_dir.parent / f"{out_dir.name}_tokenizer", max_length=12)
+    captions = captions or [SETTINGS["prompt_template"].format(domain=d, class_name=c)
+                            for d in SETTINGS["descriptions"].values() for c in CLASSES]
+    tokenizer = build_tokenizer(captions, out_dir.parent / f"{out_dir.name}_tokenizer", max_length=max_length)
     vae = build_vae({"block_out_channels": [8, 16], "resolution": resolution})
-    text_encoder = build_text_encoder({"hidden_size": 16, "layers": 1, "heads": 2}, len(tokenizer), 12)
+    text_encoder = build_text_encoder({"hidden_size": 16, "layers": 1, "heads": 2}, len(tokenizer), max_length)
     unet = build_unet({"block_out_channels": [16, 16], "cross_attention": [False, True],
                        "layers_per_block": 1, "attention_head_dim": 8}, resolution // 2, 16)
     pipe = StableDiffusionImg2ImgPipeline(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from conftest import REPO
@@ -12,10 +13,12 @@ SNAKEFILE = REPO / "workflow" / "Snakefile"
 TEST_CONFIG = REPO / "config" / "test.yaml"
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run snakemake with the test config in ``workdir``; return the finished process."""
+def snakemake(workdir: Path, *args: str, check: bool = True,
+              configs: Sequence[Path] = (TEST_CONFIG,)) -> subprocess.CompletedProcess:
+    """Run snakemake with ``configs`` (default: the test config) in ``workdir``; return the
+    finished process."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", str(TEST_CONFIG), "--cores", "2", *args]
+           "--configfile", *map(str, configs), "--cores", "2", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
