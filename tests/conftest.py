@@ -47,6 +47,7 @@ def paper_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The paper-shaped study (tests/paper_study.py) run to the end and its report built:
     the working directory, config files, the run's log and a later dry run's output."""
     from paper_study import build
+
     from workflow import snakemake
 
     root = tmp_path_factory.mktemp("paper_study")

@@ -31,8 +31,9 @@ REPO = TESTS.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(REPO / "src"))  # this checkout's library, also when run as a script
 
-from cdga.registry import domains  # noqa: E402
-from tiny_pipeline import save_tiny_pipeline  # noqa: E402
+from tiny_pipeline import save_tiny_pipeline
+
+from cdga.registry import domains
 
 CONFIGS = (REPO / "config" / "paper.yaml", REPO / "config" / "test_paper.yaml")
 CLASSES = {"OfficeHome": ("Alarm_Clock", "Flip_Flops"), "VLCS": ("bird", "car")}

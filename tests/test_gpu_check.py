@@ -25,7 +25,7 @@ def test_quick_cpu_mode_runs_every_step(tmp_path: Path) -> None:
     assert "This was a dry-run" in study and "prepare_OfficeHome" in study and "prepare_VLCS" in study
     assert "ratio project / naive" in (out / "generation_throughput_demo_cpu.txt").read_text()
     assert "end to end / compute only" in (out / "training_throughput_cpu.txt").read_text()
-    assert re.search(r"^torch \S+ cuda \S+ available (True|False) diffusers", (out / "env.txt").read_text(), re.M)
+    assert re.search(r"^torch \S+ cuda \S+ available (True|False) diffusers", (out / "env.txt").read_text(), re.MULTILINE)
 
 
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_truncated_shard_names_the_file(tmp_path: Path, where: str) -> None:
     write_tar(tmp_path / "s.tar", images(5))
     offset, size = TarShard(tmp_path / "s.tar").index["img003.png"]
     header = offset - 512
-    last_offset, last_size = TarShard(tmp_path / "s.tar").index["img004.png"]
+    last_offset, _ = TarShard(tmp_path / "s.tar").index["img004.png"]
     cut = {"mid_data": offset + size // 2, "at_header": header, "mid_header": header + 100,
            "before_marker": last_offset + 512}[where]
     raw = (tmp_path / "s.tar").read_bytes()
