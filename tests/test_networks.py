@@ -34,7 +34,7 @@ def test_resnet50_from_local_weights_file(tmp_path: Path) -> None:
 
 
 def test_weight_errors_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match=r"missing\.pth.*does not exist"):
+    with pytest.raises(WeightsError, match=r"missing\.pth.*\(training\.weights\) does not exist"):
         Classifier("resnet50", 3, weights=str(tmp_path / "missing.pth"))
     with pytest.raises(KeyError, match="vit_huge"):
         Classifier("vit_huge", 3)

@@ -50,13 +50,13 @@ def resnet50_features(weights: str | None = "IMAGENET1K_V1") -> tuple[nn.Module,
                 f"({type(exc).__name__}: {exc}). On a machine with internet run "
                 "`python -c 'from torchvision.models import ResNet50_Weights as W; "
                 "W.IMAGENET1K_V1.get_state_dict()'` to fill $TORCH_HOME, or set "
-                "training.pretrained_weights to a local .pth file."
+                "training.weights to a local .pth file."
             ) from exc
         net.load_state_dict(state)
     elif weights:
         if not Path(weights).is_file():
             raise WeightsError(
-                f"ResNet-50 weights file {weights!r} (training.pretrained_weights) does not exist"
+                f"ResNet-50 weights file {weights!r} (training.weights) does not exist"
             )
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     net.fc = nn.Identity()
