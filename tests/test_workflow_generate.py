@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from cdga.shards import TarShard
-from workflow import planned_jobs, snakemake
+from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 QUALITY = "results/summary/generation_quality.csv"
 
@@ -17,10 +17,10 @@ def test_one_generation_job_per_variant_pair_rep_and_shard(tmp_path: Path) -> No
     assert jobs["generate"] == 15 and jobs["train_demo_ldm"] == 1
     more = tmp_path / "more.yaml"
     more.write_text("generation: {images_per_pair: 2, shards: 3}\n")
-    assert planned_jobs(tmp_path, QUALITY, "--configfile", str(more))["generate"] == 15 * 2 * 3
+    assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, more))["generate"] == 15 * 2 * 3
     every = tmp_path / "every.yaml"
     every.write_text("dataset_settings: {DemoDigits: {test_envs: [photo, art_painting, cartoon, sketch]}}\n")
-    assert planned_jobs(tmp_path, QUALITY, "--configfile", str(every))["generate"] == 12 * 2 + 4
+    assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, every))["generate"] == 12 * 2 + 4
 
 
 def test_a_hub_model_is_not_trained_in_the_dag(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ TEST_CONFIG = REPO / "config" / "test.yaml"
 def snakemake(workdir: Path, *args: str, check: bool = True,
               configs: Sequence[Path] = (TEST_CONFIG,)) -> subprocess.CompletedProcess:
     """Run snakemake with ``configs`` (default: the test config) in ``workdir``; return the
-    finished process."""
+    finished process. A ``--configfile`` in ``args`` replaces ``configs``, it does not add."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
            "--configfile", *map(str, configs), "--cores", "2", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, check=False)
@@ -25,9 +25,10 @@ def snakemake(workdir: Path, *args: str, check: bool = True,
     return proc
 
 
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Rule -> job count that a dry run plans."""
-    out = snakemake(workdir, *args, "-n", "--quiet", "rules").stdout
+def planned_jobs(workdir: Path, *args: str, configs: Sequence[Path] = (TEST_CONFIG,)) -> dict[str, int]:
+    """Rule -> job count that a dry run plans with ``configs`` (a further ``--configfile`` in
+    ``args`` would replace them, not add to them)."""
+    out = snakemake(workdir, *args, "-n", "--quiet", "rules", configs=configs).stdout
     counts: dict[str, int] = {}
     rows = out.split("job", 1)[-1].splitlines()
     for line in rows:
