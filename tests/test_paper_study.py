@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import torch
 from PIL import Image
 
 from cdga.registry import domains
-from workflow import SNAKEFILE
+from workflow import workflow_rules
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +27,6 @@ pytestmark = pytest.mark.slow
 # LDM, and the downloads of the datasets it does not run.
 NOT_IN_STUDY = {"make_demo_digits", "train_demo_ldm", "prepare_PACS", "prepare_TerraIncognita",
                 "prepare_DomainNet"}
-
-
-def workflow_rules(workdir: Path) -> set[str]:
-    """Every rule of the workflow, from ``snakemake --list-rules`` (a name, then its docstring)."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--list-rules"],
-                         cwd=workdir, capture_output=True, text=True, check=True).stdout
-    return {m.group(1) for m in re.finditer(r"^([A-Za-z_]\w*)(?: \(.*)?$", out, re.MULTILINE)}
 
 
 def test_every_rule_ran_and_nothing_is_left(paper_study: dict) -> None:

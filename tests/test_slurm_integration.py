@@ -25,7 +25,7 @@ import pytest
 from conftest import REPO
 from snakemake.profiles import ProfileConfigFileParser
 
-from workflow import snakemake
+from workflow import workflow_rules
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILES = REPO / "profiles"
@@ -65,12 +65,6 @@ def rule_resources(profile: dict) -> dict[str, dict[str, str]]:
 
 def gpu_rules(profile: dict) -> set[str]:
     return {rule for rule, res in rule_resources(profile).items() if res.get("gpu") == "1"}
-
-
-def workflow_rules(tmp_path: Path) -> set[str]:
-    """Rule names: `--list-rules` prints one rule a line, its docstring in parentheses."""
-    return {line.split()[0] for line in snakemake(tmp_path, "--list-rules").stdout.splitlines()
-            if line.strip()}
 
 
 # --- the profiles (no cluster needed) -----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -36,3 +37,10 @@ def planned_jobs(workdir: Path, *args: str, configs: Sequence[Path] = (TEST_CONF
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in {"total"}:
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def workflow_rules(workdir: Path) -> set[str]:
+    """Every rule of the workflow: ``--list-rules`` prints a name, then its docstring in
+    parentheses, which may run over several lines."""
+    out = snakemake(workdir, "--list-rules").stdout
+    return set(re.findall(r"^([A-Za-z_]\w*)(?: \(.*)?$", out, re.MULTILINE))
