@@ -58,3 +58,22 @@ def paper_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     snakemake(work, "--report", "results/report.html", configs=configs)
     rerun = snakemake(work, "-n", configs=configs)
     return {"workdir": work, "configs": configs, "log": run.stderr, "rerun": rerun.stderr + rerun.stdout}
+
+
+# The suite runs on two pytest-xdist workers (pyproject: -n 2 --dist loadgroup): most tests use
+# one core, and the studies' jobs leave a core idle between them. Tests that share an expensive
+# session fixture run on one worker, so each study is built once; the SLURM module's tests share
+# its one cluster (and compare with the finished test study).
+STUDY_GROUPS = {"finished_study": "finished_study", "paper_study": "paper_study"}
+MODULE_GROUPS = {"test_slurm_integration.py": "finished_study"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        groups = {g for f, g in STUDY_GROUPS.items() if f in getattr(item, "fixturenames", ())}
+        if item.path.name in MODULE_GROUPS:
+            groups.add(MODULE_GROUPS[item.path.name])
+        if len(groups) > 1:
+            raise pytest.UsageError(f"{item.nodeid} uses two studies: {sorted(groups)}; give them one worker group")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups.pop()))
