@@ -88,7 +88,7 @@ class GenerationParams:
         """Build from the ``generation`` config block: shared keys plus the variant's block."""
         variants.get(variant)
         own = dict(generation[variant])
-        img2img = {k: own.pop(k) for k in ("strength", "guidance_scale")}
+        img2img = {k: own.pop(k) for k in variants.IMG2IMG_SCHEMA}  # strength, guidance_scale
         shared = {k: generation[k] for k in ("steps", "scheduler", "resolution", "seed", "batch_size")}
         return cls(variant=variant, **img2img, **shared, options=own)
 
