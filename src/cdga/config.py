@@ -36,18 +36,20 @@ def registry_defs() -> dict[str, dict]:
 def add_variants(schema: dict) -> None:
     """Each registered variant's schema parts: its ``generation.<name>`` block (required) and
     the dataset settings it reads (its prompt template)."""
-    generation = schema["properties"]["generation"]
-    dataset = schema["$defs"]["dataset"]["properties"]
+    generation = schema.get("properties", {}).get("generation")
+    dataset = schema["$defs"].get("dataset", {}).get("properties")
     for name, kind in variants.VARIANTS.items():
-        generation["properties"][name] = kind.block_schema()
-        generation["required"].append(name)
-        dataset.update(kind.DATASET_SCHEMA)
+        if generation is not None:
+            generation["properties"][name] = kind.block_schema()
+            generation["required"].append(name)
+        if dataset is not None:
+            dataset.update(kind.DATASET_SCHEMA)
 
 
 def add_hparams(schema: dict) -> None:
     """A ``training`` key for each registered algorithm's hyperparameter the schema lacks (a
     plugin's algorithm, cdga.plugins): its value is that hyperparameter's default."""
-    training = schema["properties"]["training"]["properties"]
+    training = schema.get("properties", {}).get("training", {}).get("properties", {})
     for algorithm, specs in hparams.ALGORITHM_HPARAMS.items():
         for spec in specs:
             training.setdefault(spec.key, {"description": f"hyperparameter of {algorithm}"})
