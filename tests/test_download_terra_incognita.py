@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from cdga.download import Source, prepare
+from cdga.registry import DATASETS
 from cdga.terra_incognita import AnnotationError, convert_terra_incognita
+
+KEPT = (DATASETS["TerraIncognita"].domains, DATASETS["TerraIncognita"].classes)
 
 CATEGORIES = [{"id": 1, "name": "bobcat"}, {"id": 6, "name": "deer"}, {"id": 9, "name": "empty"},
               {"id": 3, "name": "rabbit"}]
@@ -57,7 +60,7 @@ def tree(folder: Path) -> set[str]:
 def test_conversion_keeps_domainbed_locations_and_categories(tmp_path: Path) -> None:
     annotation(tmp_path / "labels.json")
     write_images(tmp_path / "images")
-    counts = convert_terra_incognita(tmp_path / "labels.json", tmp_path / "images", tmp_path / "out")
+    counts = convert_terra_incognita(tmp_path / "labels.json", tmp_path / "images", tmp_path / "out", *KEPT)
     assert tree(tmp_path / "out") == EXPECTED
     for location in ("location_38", "location_46", "location_43", "location_100"):
         assert sorted(p.name for p in (tmp_path / "out" / location).iterdir()) == [
@@ -73,10 +76,10 @@ def test_missing_image_and_bad_json_are_named(tmp_path: Path) -> None:
     write_images(tmp_path / "images")
     (tmp_path / "images" / "g.jpg").unlink()
     with pytest.raises(AnnotationError, match=r"1 annotated image\(s\) absent .*g\.jpg"):
-        convert_terra_incognita(tmp_path / "labels.json", tmp_path / "images", tmp_path / "out")
+        convert_terra_incognita(tmp_path / "labels.json", tmp_path / "images", tmp_path / "out", *KEPT)
     (tmp_path / "bad.json").write_text('{"images": []}')
     with pytest.raises(AnnotationError, match=r"bad\.json: not a COCO-style"):
-        convert_terra_incognita(tmp_path / "bad.json", tmp_path / "images", tmp_path / "out")
+        convert_terra_incognita(tmp_path / "bad.json", tmp_path / "images", tmp_path / "out", *KEPT)
 
 
 def test_prepare_from_image_tarball_and_zipped_annotations(tmp_path: Path) -> None:

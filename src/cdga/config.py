@@ -1,4 +1,5 @@
-"""Validate a study config against the JSON schema and the registries (datasets, methods)."""
+"""Validate a study config against the JSON schema and the registries (datasets, methods,
+generation variants)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cdga import methods, registry
+from cdga import hparams, methods, registry, variants
 
 
 class ConfigError(ValueError):
@@ -21,9 +22,10 @@ def _key(path: Any) -> str:
 
 
 def registry_defs() -> dict[str, dict]:
-    """The schema's $defs of registered names: methods, synthetic methods, dataset names and
-    the datasets cdga.download can fetch."""
+    """The schema's $defs of registered names: methods, synthetic methods, dataset names, the
+    datasets cdga.download can fetch and the generation variants."""
     return {
+        "variant": {"enum": list(variants.VARIANTS)},
         "method": {"enum": list(methods.METHODS)},
         "synthetic_method": {"enum": [m for m, spec in methods.METHODS.items() if spec.synthetic]},
         "dataset_name": {"type": "string", "pattern": f"^{registry.NAME.pattern}$"},
@@ -31,11 +33,36 @@ def registry_defs() -> dict[str, dict]:
     }
 
 
+def add_variants(schema: dict) -> None:
+    """Each registered variant's schema parts: its ``generation.<name>`` block (required) and
+    the dataset settings it reads (its prompt template)."""
+    generation = schema.get("properties", {}).get("generation")
+    dataset = schema["$defs"].get("dataset", {}).get("properties")
+    for name, kind in variants.VARIANTS.items():
+        if generation is not None:
+            generation["properties"][name] = kind.block_schema()
+            generation["required"].append(name)
+        if dataset is not None:
+            dataset.update(kind.DATASET_SCHEMA)
+
+
+def add_hparams(schema: dict) -> None:
+    """A ``training`` key for each registered algorithm's hyperparameter the schema lacks (a
+    plugin's algorithm, cdga.plugins): its value is that hyperparameter's default."""
+    training = schema.get("properties", {}).get("training", {}).get("properties", {})
+    for algorithm, specs in hparams.ALGORITHM_HPARAMS.items():
+        for spec in specs:
+            training.setdefault(spec.key, {"description": f"hyperparameter of {algorithm}"})
+
+
 def load_schema(path: str | Path) -> dict:
-    """Read the YAML JSON-schema and add the registries' $defs (``registry_defs``)."""
+    """Read the YAML JSON-schema and add the registries' parts (``registry_defs``, the
+    variants' blocks, the algorithms' hyperparameters)."""
     with open(path) as fh:
         schema = yaml.safe_load(fh)
     schema.setdefault("$defs", {}).update(registry_defs())
+    add_variants(schema)
+    add_hparams(schema)
     return schema
 
 
@@ -57,7 +84,8 @@ def schema_errors(config: Mapping, schema: Mapping) -> list[str]:
 
 
 def registry_errors(config: Mapping) -> list[str]:
-    """Checks the schema cannot express: names that must match the dataset registry."""
+    """Checks the schema cannot express: names that must match the dataset registry, what
+    each dataset's variants need of its block, the variants' own options."""
     messages = []
     settings = config.get("dataset_settings", {})
     for name in config.get("datasets", []):
@@ -82,17 +110,17 @@ def registry_errors(config: Mapping) -> list[str]:
                     f"config key {key}.descriptions: unknown domain {env!r}; "
                     f"{name} has {list(known)}"
                 )
-        if "pg" in ds.get("variants", []):
-            missing = [d for d in known if d not in ds.get("descriptions", {})]
-            if missing:
-                messages.append(
-                    f"config key {key}.descriptions: variant 'pg' needs a description "
-                    f"for every domain, missing {missing}"
-                )
-            if "prompt_template" not in ds:
-                messages.append(f"config key {key}.prompt_template: required by variant 'pg'")
-        if "ig" in ds.get("variants", []) and "class_prompt_template" not in ds:
-            messages.append(f"config key {key}.class_prompt_template: required by variant 'ig'")
+        for variant in ds.get("variants", []):
+            messages += variants.get(variant).dataset_errors(key, ds, known)
+    blocks = config.get("generation", {})
+    for variant, kind in variants.VARIANTS.items():
+        if variant not in blocks:
+            continue
+        own = {k: v for k, v in blocks[variant].items() if k not in variants.IMG2IMG_SCHEMA}
+        try:
+            kind.options(own)
+        except ValueError as exc:
+            messages.append(f"config key generation.{variant}: {exc}")
     return messages
 
 

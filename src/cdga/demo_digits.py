@@ -1,4 +1,5 @@
-"""DemoDigits: scikit-learn's bundled 8x8 digits rendered in four PACS-like styles.
+"""The demo dataset (``cdga.registry.DEMO``): scikit-learn's bundled 8x8 digits rendered in
+four styles named like DomainBed's art-style domains.
 
 A disjoint, class-stratified part of the digits is the LDM pretraining corpus (the
 stand-in for Stable Diffusion's web data): it is rendered in every style with captions
@@ -22,11 +23,10 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from cdga.io import write_csv
-from cdga.registry import DEMO_CLASSES, domains
+from cdga.registry import DEMO, DEMO_CLASSES, domains
 
 Array = np.ndarray
-DOMAINS = domains("DemoDigits")
-PRETRAIN_DIR = "DemoDigits_pretrain"
+DOMAINS = domains(DEMO)
 
 
 def _hsv(h: float, s: float, v: float) -> Array:
@@ -154,14 +154,14 @@ def build(
     pretrain_fraction: float = 0.34,
     seed: int = 0,
 ) -> None:
-    """Write DemoDigits (DomainBed layout) and the captioned pretraining corpus.
+    """Write the demo dataset (DomainBed layout) and the captioned pretraining corpus.
 
     Both folders are built under temporary names and renamed into place at the end,
     so an interrupted build leaves nothing half-written behind.
     """
     missing = [d for d in DOMAINS if d not in descriptions]
     if missing:
-        raise ValueError(f"descriptions lack DemoDigits domain(s) {missing}")
+        raise ValueError(f"descriptions lack {DEMO} domain(s) {missing}")
     digits = load_digits()
     dg, pre = split_digits(digits.target, pretrain_fraction, seed)
     dg_x, dg_y, pre_x, pre_y = digits.images[dg], digits.target[dg], digits.images[pre], digits.target[pre]

@@ -22,16 +22,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cdga import hparams, methods, selection
-from cdga.registry import DATASETS
+from cdga.registry import DATASETS, in_domainbed
 
 ARGS = ("dataset", "algorithm", "test_envs", "trial_seed", "hparams_seed", "holdout_fraction")
 # The recorded hparams: those of them a run has (cdga.hparams.job_settings).
 HPARAMS = ("backbone", "freeze_bn", *hparams.SYNTHETIC_KEYS, *dict.fromkeys(
     h.key for specs in (hparams.SHARED, *hparams.ALGORITHM_HPARAMS.values()) for h in specs))
 SPLITS = ("in", "out")
-# The study's datasets that DomainBed's datasets.DATASETS has: collect_results prints tables
-# for these only (with nothing else it fails on an empty averages table).
-DOMAINBED_DATASETS = ("VLCS", "PACS", "OfficeHome", "TerraIncognita", "DomainNet")
 
 
 def environments(dataset: str, present: Sequence[str]) -> list[str]:
@@ -157,10 +154,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{len(written)} runs exported to {args.out_dir}")
     datasets = {selection.read_records(run / "results.jsonl")[0]["args"]["dataset"]
                 for run in written}
-    unknown = sorted(datasets - set(DOMAINBED_DATASETS))
+    # collect_results prints tables only for the datasets it has (with nothing else it fails on
+    # an empty averages table)
+    unknown = sorted(datasets - set(in_domainbed()))
     if unknown:
         print(f"note: DomainBed does not know dataset(s) {unknown}; its collect_results prints "
-              f"tables only for {list(DOMAINBED_DATASETS)}")
+              f"tables only for {in_domainbed()}")
 
 
 if __name__ == "__main__":

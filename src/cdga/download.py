@@ -27,16 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from cdga.registry import DATASETS, domains, downloadable
+from cdga.registry import DATASETS, Dataset, domains, downloadable
 from cdga.terra_incognita import convert_terra_incognita
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
-# DomainBed's folder names for datasets whose folder name differs from the registry's.
-DOMAINBED_FOLDERS = {"OfficeHome": "office_home", "TerraIncognita": "terra_incognita",
-                     "DomainNet": "domain_net"}
 
 
 class DownloadError(RuntimeError):
@@ -195,24 +192,20 @@ def is_prepared(folder: Path, dataset: str) -> bool:
     )
 
 
-def _move(inner: str) -> Callable[[Path, Path], None]:
-    """Arranger: the archive holds the dataset as folder ``inner``."""
-
-    def arrange(unpacked: Path, out: Path) -> None:
-        src = unpacked / inner
-        if not src.is_dir():
-            raise DownloadError(f"unpacked archive has no folder {inner!r} in {unpacked}")
-        os.replace(src, out)
-
-    return arrange
+def _move(unpacked: Path, out: Path, entry: Dataset) -> None:
+    """The archive holds the dataset as folder ``entry.inner``."""
+    src = unpacked / entry.inner
+    if not src.is_dir():
+        raise DownloadError(f"unpacked archive has no folder {entry.inner!r} in {unpacked}")
+    os.replace(src, out)
 
 
-def _domain_net(unpacked: Path, out: Path) -> None:
-    """One archive per domain; then drop the duplicate images DomainBed lists."""
+def _domain_archives(unpacked: Path, out: Path, entry: Dataset) -> None:
+    """One archive per domain; then drop the duplicate images the listed .txt files name."""
     out.mkdir()
-    for domain in domains("DomainNet"):
+    for domain in entry.domains:
         if not (unpacked / domain).is_dir():
-            raise DownloadError(f"unpacked DomainNet has no domain folder {domain!r} in {unpacked}")
+            raise DownloadError(f"unpacked sources have no domain folder {domain!r} in {unpacked}")
         os.replace(unpacked / domain, out / domain)
     lists = sorted(unpacked.glob("*.txt"))
     removed = 0
@@ -225,7 +218,7 @@ def _domain_net(unpacked: Path, out: Path) -> None:
     log.info("removed %d duplicate images listed in %s", removed, [p.name for p in lists])
 
 
-def _terra_incognita(unpacked: Path, out: Path) -> None:
+def _camera_traps(unpacked: Path, out: Path, entry: Dataset) -> None:
     """Images archive plus COCO-style annotation json, converted to location/category folders."""
     jsons = sorted(unpacked.rglob("*.json"))
     if len(jsons) != 1:
@@ -233,17 +226,15 @@ def _terra_incognita(unpacked: Path, out: Path) -> None:
     images = [p for p in unpacked.iterdir() if p.is_dir()]
     if len(images) != 1:
         raise DownloadError(f"expected one image folder in {unpacked}, found {images}")
-    convert_terra_incognita(jsons[0], images[0], out)
+    convert_terra_incognita(jsons[0], images[0], out, entry.domains, entry.classes)
 
 
 # Arranger (``cdga.registry.Dataset.arranger``) -> how a dataset's unpacked sources become
 # ``<Dataset>/<domain>/<class>/``.
-ARRANGERS: dict[str, Callable[[Path, Path], None]] = {
-    "PACS": _move("kfold"),
-    "VLCS": _move("VLCS"),
-    "OfficeHome": _move("OfficeHomeDataset_10072016"),
-    "DomainNet": _domain_net,
-    "TerraIncognita": _terra_incognita,
+ARRANGERS: dict[str, Callable[[Path, Path, Dataset], None]] = {
+    "move": _move,
+    "domain_archives": _domain_archives,
+    "camera_traps": _camera_traps,
 }
 
 
@@ -262,14 +253,14 @@ def prepare(dataset: str, root: str | Path, sources: Sequence[Source]) -> dict:
                 f"{target} exists but lacks domain folder(s) of {dataset} "
                 f"{list(domains(dataset))}; move it away or complete it"
             )
-        legacy = root / DOMAINBED_FOLDERS.get(dataset, dataset)
+        entry = DATASETS.get(dataset)
+        legacy = root / (entry.domainbed_folder if entry and entry.domainbed_folder else dataset)
         if legacy != target and is_prepared(legacy, dataset):
             raise DownloadError(
                 f"found DomainBed's folder {legacy}; link it under this project's name: "
                 f"ln -s {legacy.name} {target}"
             )
-        arranger = DATASETS[dataset].arranger if dataset in DATASETS else None
-        if arranger is None:
+        if entry is None or entry.arranger is None:
             raise DownloadError(f"no download recipe for {dataset!r}; known: {downloadable()}")
         if not sources:
             raise DownloadError(f"{target} is missing and the config lists no downloads for it")
@@ -279,7 +270,7 @@ def prepare(dataset: str, root: str | Path, sources: Sequence[Source]) -> dict:
         for archive in archives:
             log.info("unpacking %s", archive)
             unpack(archive, staging / "unpacked")
-        ARRANGERS[arranger](staging / "unpacked", staging / dataset)
+        ARRANGERS[entry.arranger](staging / "unpacked", staging / dataset, entry)
         if not is_prepared(staging / dataset, dataset):
             raise DownloadError(f"sources of {dataset} did not yield every domain {domains(dataset)}")
         if target.exists():

@@ -1,12 +1,8 @@
 """CDGA generation: img2img between domain pairs, one tar shard and manifest per job.
 
-* **PG** (prompt-guided): img2img from a training image x of domain i with the prompt
-  ``prompt_template`` filled with domain j's description and x's class name.
-* **IG** (image-guided): a seeded same-class training image x' of domain j is mixed with x,
-  ``(1 - lam) * x + lam * x'`` (lam = the weight of the target-domain guide), in VAE latent
-  space (both images encoded to their posterior means, mixed, handed to the pipeline as
-  4-channel latents) or in pixel space; img2img then runs over the mix with
-  ``class_prompt_template``, which names the class only.
+The variants (prompt-guided PG, image-guided IG, any other) are classes of ``cdga.variants``:
+each plans its rows' prompts and guides and prepares the pipeline's input; ``run_batch`` makes
+the same img2img pipeline call for every variant.
 
 Every synthetic image has its own seed, a SHA-256 hash of (generation seed, variant, the
 source image's ``domain/class/file`` path, target domain, rep), passed to the pipeline as a
@@ -18,14 +14,13 @@ atomically); a rerun skips them. The shard tar and manifest are packed from them
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
-import string
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,27 +28,30 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from cdga import variants
 from cdga.io import write_csv, write_json
 from cdga.ldm import SCHEDULERS
 from cdga.shards import TarShard, png_bytes, write_tar
+from cdga.variants import stable_seed
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("pg", "ig")
-MIX_SPACES = ("latent", "pixel")
-PLACEHOLDERS = {"pg": {"domain", "class_name"}, "ig": {"class_name"}}
 MANIFEST_COLUMNS = [
     "member", "shard", "dataset", "source_path", "source_domain", "target_domain", "class_index",
     "class_name", "guide_path", "lam", "prompt", "seed", "model", "variant", "rep", "strength",
     "guidance_scale", "steps", "scheduler", "resolution", "mix_space",
 ]
+# The manifest's guide columns beside guide_path: every variant's record has them (None when it
+# mixes in no guide), so a record has one shape whatever the variant.
+GUIDE_OPTIONS = ("lam", "mix_space")
 
 PLAN_COLUMNS = [c for c in MANIFEST_COLUMNS[:15] if c not in ("shard", "model")]
 
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Every value that shapes a synthetic image (one variant's view of the config)."""
+    """Every value that shapes a synthetic image (one variant's view of the config).
+    ``options``: the variant's own keys of its block, as ``cdga.variants`` parses them."""
 
     variant: str
     strength: float
@@ -63,73 +61,44 @@ class GenerationParams:
     resolution: int
     seed: int
     batch_size: int
-    lam: tuple[float, float] | None = None  # IG: [low, high]; a fixed weight has low == high
-    mix_space: str | None = None  # IG: latent | pixel
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown generation variant {self.variant!r}; known: {list(VARIANTS)}")
+        kind = variants.get(self.variant)
         if not 0 < self.strength <= 1:
             raise ValueError(f"generation strength {self.strength} is outside (0, 1]")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; known: {sorted(SCHEDULERS)}")
         if self.steps < 1 or self.batch_size < 1 or self.resolution < 8:
             raise ValueError(f"generation steps, batch_size and resolution must be positive: {self}")
-        if self.variant == "ig":
-            if self.mix_space not in MIX_SPACES:
-                raise ValueError(f"unknown IG mix_space {self.mix_space!r}; known: {list(MIX_SPACES)}")
-            if self.lam is None or not 0 <= self.lam[0] <= self.lam[1] <= 1:
-                raise ValueError(f"IG lam {self.lam} must be a weight or a range [low, high] within [0, 1]")
+        object.__setattr__(self, "options", kind.options(self.options))
+
+    @property
+    def kind(self) -> type[variants.Variant]:
+        return variants.get(self.variant)
+
+    def record(self) -> dict[str, Any]:
+        """The values as one flat dict: the shared ones, then the guide options and the others."""
+        shared = {k: getattr(self, k) for k in ("variant", "strength", "guidance_scale", "steps",
+                                                 "scheduler", "resolution", "seed", "batch_size")}
+        return {**shared, **dict.fromkeys(GUIDE_OPTIONS), **self.options}
 
     @classmethod
     def from_config(cls, generation: Mapping, variant: str) -> GenerationParams:
         """Build from the ``generation`` config block: shared keys plus the variant's block."""
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown generation variant {variant!r}; known: {list(VARIANTS)}")
+        variants.get(variant)
         own = dict(generation[variant])
-        lam = own.pop("lam", None)
-        if lam is not None:
-            lam = (float(lam), float(lam)) if np.isscalar(lam) else (float(lam[0]), float(lam[1]))
+        img2img = {k: own.pop(k) for k in variants.IMG2IMG_SCHEMA}  # strength, guidance_scale
         shared = {k: generation[k] for k in ("steps", "scheduler", "resolution", "seed", "batch_size")}
-        return cls(variant=variant, lam=lam, **shared, **own)
-
-
-def check_template(template: str, variant: str) -> None:
-    """Raise naming the template when it uses a placeholder the variant does not fill."""
-    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    unknown = fields - PLACEHOLDERS[variant]
-    if unknown:
-        raise ValueError(f"prompt template {template!r} has unknown placeholder(s) {sorted(unknown)}; "
-                         f"{variant} templates may use {sorted(PLACEHOLDERS[variant])}")
+        return cls(variant=variant, **img2img, **shared, options=own)
 
 
 def make_prompt(settings: Mapping, variant: str, target: str, class_name: str) -> str:
-    """The prompt of one synthetic image from the dataset's settings.
+    """The prompt of one synthetic image from the dataset's settings (the variant's template).
 
     Class folder names become words: ``Alarm_Clock`` is written ``Alarm Clock``.
     """
-    class_name = class_name.replace("_", " ")
-    if variant == "pg":
-        template = settings.get("prompt_template")
-        if template is None:
-            raise ValueError("CDGA-PG needs the dataset's prompt_template")
-        check_template(template, "pg")
-        descriptions = settings.get("descriptions") or {}
-        if target not in descriptions:
-            raise ValueError(f"domain {target!r} has no text description (descriptions.{target}); "
-                             "CDGA-PG needs one, or use variant ig")
-        return template.format(domain=descriptions[target], class_name=class_name)
-    template = settings.get("class_prompt_template")
-    if template is None:
-        raise ValueError("CDGA-IG needs the dataset's class_prompt_template")
-    check_template(template, "ig")
-    return template.format(class_name=class_name)
-
-
-def stable_seed(*parts: object) -> int:
-    """A 63-bit seed from the parts' text: the same on every machine and Python run."""
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+    return variants.get(variant).prompt(settings, target, class_name)
 
 
 def relative_source(path: str) -> str:
@@ -157,15 +126,7 @@ def plan_shard(table: pd.DataFrame, dataset: str, settings: Mapping, params: Gen
     for row in src.itertuples(index=False):
         rel = relative_source(row.path)
         seed = stable_seed(params.seed, params.variant, rel, target, rep)
-        guide, lam = "", np.nan
-        if params.variant == "ig":
-            candidates = [g for g in guides.get(row.class_index, []) if g != row.path]
-            if not candidates:
-                raise ValueError(f"no training image of class {row.class_name!r} in domain {target!r} "
-                                 f"to guide {row.path!r}")
-            rng = np.random.default_rng(stable_seed(params.seed, "guide", rel, target, rep))
-            guide = candidates[rng.integers(len(candidates))]
-            lam = float(rng.uniform(*params.lam)) if params.lam[0] < params.lam[1] else params.lam[0]
+        guide, lam = params.kind.guide(params.options, params.seed, row, rel, guides, target, rep)
         rows.append({
             "member": rel.replace("/", "__"), "dataset": dataset, "source_path": row.path,
             "source_domain": source, "target_domain": target, "class_index": row.class_index,
@@ -176,7 +137,7 @@ def plan_shard(table: pd.DataFrame, dataset: str, settings: Mapping, params: Gen
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS)
     for key in ("strength", "guidance_scale", "steps", "scheduler", "resolution"):
         plan[key] = getattr(params, key)
-    plan["mix_space"] = params.mix_space or ""
+    plan["mix_space"] = params.options.get("mix_space") or ""
     return plan
 
 
@@ -194,7 +155,7 @@ def load_image(path: str, resolution: int) -> Image.Image:
 
 
 @torch.no_grad()
-def _latents(pipe, images: list[Image.Image], resolution: int) -> torch.Tensor:
+def latents(pipe, images: list[Image.Image], resolution: int) -> torch.Tensor:
     """Posterior-mean VAE latents of ``images``, one image per call (batch-independent)."""
     x = pipe.image_processor.preprocess(images, height=resolution, width=resolution)
     x = x.to(device=pipe.device, dtype=pipe.vae.dtype)
@@ -202,20 +163,10 @@ def _latents(pipe, images: list[Image.Image], resolution: int) -> torch.Tensor:
 
 
 def run_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> list[Image.Image]:
-    """Generate the images of one batch of plan rows."""
+    """Generate the images of one batch of plan rows: the variant makes the pipeline's input."""
     res = params.resolution
     sources = [load_image(p, res) for p in batch["source_path"]]
-    if params.variant == "ig":
-        guides = [load_image(p, res) for p in batch["guide_path"]]
-        lam = torch.tensor(batch["lam"].to_numpy(), dtype=torch.float32)
-        if params.mix_space == "pixel":
-            image = [Image.blend(s, g, float(w)) for s, g, w in zip(sources, guides, lam)]
-        else:
-            w = lam.to(pipe.device, pipe.vae.dtype).view(-1, 1, 1, 1)
-            mixed = (1 - w) * _latents(pipe, sources, res) + w * _latents(pipe, guides, res)
-            image = mixed * pipe.vae.config.scaling_factor
-    else:
-        image = sources
+    image = params.kind.pipeline_image(pipe, batch, sources, params.options, res)
     generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in batch["seed"]]
     out = pipe(prompt=list(batch["prompt"]), image=image, strength=params.strength,
                guidance_scale=params.guidance_scale, num_inference_steps=params.steps,
@@ -228,9 +179,10 @@ def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: st
     """Generate the plan's images in batches, resuming from ``<shard>.partial/``; pack the shard."""
     tar_path, manifest_path = Path(tar_path), Path(manifest_path)
     partial = tar_path.with_suffix(".partial")
-    fingerprint = {"params": asdict(params), "model": model, "members": list(plan["member"]),
+    fingerprint = {"params": params.record(), "model": model, "members": list(plan["member"]),
                    "seeds": [int(s) for s in plan["seed"]], "prompts": list(plan["prompt"])}
     stamp = partial / "plan.json"
+    fingerprint = json.loads(json.dumps(fingerprint))  # as read back: tuples become lists
     if partial.is_dir() and (not stamp.is_file() or json.loads(stamp.read_text()) != fingerprint):
         log.info("discarding %s: it was made for another plan", partial)
         shutil.rmtree(partial)

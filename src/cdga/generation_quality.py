@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
 from cdga import figures
+from cdga import variants as registered_variants
 from cdga.generation import load_image, square
 from cdga.networks import Classifier
 from cdga.shards import TarShard
@@ -161,7 +162,7 @@ def grid_figure(manifest: pd.DataFrame, out_png: str | Path, out_pdf: str | Path
                 examples: int, resolution: int) -> None:
     """Per ordered pair, a row of ``examples`` triples: real source, then each variant's output."""
     figures.style()
-    variants = sorted(manifest["variant"].unique(), key=lambda v: ("pg", "ig").index(v))
+    variants = sorted(manifest["variant"].unique(), key=list(registered_variants.VARIANTS).index)
     first = manifest[manifest["rep"] == manifest["rep"].min()]
     rows = sorted(first.groupby(["source_domain", "target_domain"]).groups, key=lambda p: (p[0] == p[1], p))
     cols = examples * (1 + len(variants))

@@ -18,18 +18,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from cdga import selection
+from cdga import registry, selection
 
 # DomainBed (Gulrajani & Lopez-Paz, 2021), ResNet-50, training-domain validation, average
-# accuracy over test domains. Reported by that paper, not measured by this study.
-REPORTED_DOMAINBED = {
-    "ERM": {"PACS": 85.5, "VLCS": 77.5, "OfficeHome": 66.5, "TerraIncognita": 46.1,
-            "DomainNet": 40.9},
-    "CORAL": {"PACS": 86.2, "VLCS": 78.8, "OfficeHome": 68.7, "TerraIncognita": 47.6,
-              "DomainNet": 41.5},
-    "Mixup": {"PACS": 84.6, "VLCS": 77.4, "OfficeHome": 68.1, "TerraIncognita": 47.9,
-              "DomainNet": 39.2},
-}
+# accuracy over test domains, per algorithm and dataset (the registry entries' ``reported``).
+# Reported by that paper, not measured by this study.
+REPORTED_DOMAINBED = registry.reported()
 # The measured method that stands beside each reported row; other methods have none.
 COUNTERPARTS = {"ERM": "erm", "Mixup": "mixup_inter"}
 SELECTION_TITLES = {"training_domain": "training-domain validation",
@@ -156,8 +150,7 @@ def overview(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
     """Cross-dataset table (training-domain validation, average over test domains, %):
     each DomainBed reported row followed by its measured counterpart (``COUNTERPARTS``), then
     the measured methods that have none; 'source' labels every row."""
-    datasets = list(dict.fromkeys([*test_envs, "PACS", "VLCS", "OfficeHome", "TerraIncognita",
-                                   "DomainNet"]))
+    datasets = list(dict.fromkeys([*test_envs, *(d for v in REPORTED_DOMAINBED.values() for d in v)]))
     main = acc[acc["selection"] == "training_domain"]
 
     def measured(method: str) -> list[dict]:
@@ -192,7 +185,7 @@ def overview_markdown(table: pd.DataFrame) -> str:
     return ("### Average accuracy over test domains (%), training-domain validation\n\n"
             + "\n".join(lines) + "\n\nReported rows are copied from DomainBed (Gulrajani & "
             "Lopez-Paz, ICLR 2021); measured rows are this study's runs, with the backbone and "
-            "settings of its config (the demo: a small CNN on DemoDigits). Each reported row is "
+            "settings of its config (the demo: a small CNN on rendered digits). Each reported row is "
             f"followed by the measured method that runs its algorithm ({pairs}); the other "
             "measured rows have no reported counterpart (`mixup_within` mixes images within "
             "each domain, DomainBed's Mixup mixes two domains' minibatches). Measured cells are "

@@ -3,7 +3,7 @@ import functools
 import os.path
 import re
 
-from cdga import hparams, methods, registry  # torch-free: keeps DAG building fast
+from cdga import hparams, methods, registry, variants  # torch-free: keeps DAG building fast
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -59,6 +59,7 @@ def split_table(dataset):
 
 
 DEMO_LDM = f"{RESULTS}/models/demo_ldm"
+DEMO_PRETRAIN = f"{DATA_ROOT}/{registry.DEMO_PRETRAIN}"  # the demo LDM's captioned corpus
 
 
 def ldm_inputs():
@@ -106,12 +107,8 @@ def generated_datasets():
 
 
 def prompt_settings(wc):
-    """The dataset settings one job's prompts read: PG the target's description, IG the class template."""
-    own = settings(wc.dataset)
-    if wc.variant == "pg":
-        return {"prompt_template": own.get("prompt_template"),
-                "descriptions": {wc.tgt: own.get("descriptions", {}).get(wc.tgt)}}
-    return {"class_prompt_template": own.get("class_prompt_template")}
+    """The dataset settings one job's prompts read (its variant's: PG the target's description)."""
+    return variants.get(wc.variant).prompt_settings(settings(wc.dataset), wc.tgt)
 
 
 # ---------------------------------------------------------------- assembly
@@ -172,7 +169,7 @@ def draw_seed(part):
 def training_params(wc):
     """What one train job reads of the training block (cdga.hparams.job_settings): its
     algorithm's (drawn) hyperparameters, synthetic_ratio only with synthetic images, no
-    execution setting; a dataset's own checkpoint_freq (DomainBed: DomainNet) wins."""
+    execution setting; a dataset's own checkpoint_freq (DomainBed: 1000 for its largest) wins."""
     spec = methods.method(wc.method)
     own = hparams.job_settings(config["training"], spec.algorithm, spec.synthetic is not None,
                                draw_seed(wc.draw), int(wc.trial))

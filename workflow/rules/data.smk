@@ -4,13 +4,13 @@ TARGETS += [split_table(ds) for ds in config["datasets"]]
 
 
 rule make_demo_digits:
-    """Render DemoDigits and its LDM pretraining corpus from scikit-learn's digits."""
+    """Render the demo dataset and its LDM pretraining corpus from scikit-learn's digits."""
     output:
-        dataset=directory(f"{DATA_ROOT}/DemoDigits"),
-        pretrain=directory(f"{DATA_ROOT}/DemoDigits_pretrain"),
+        dataset=directory(dataset_dir(registry.DEMO)),
+        pretrain=directory(DEMO_PRETRAIN),
     params:
-        descriptions=lambda wc: settings("DemoDigits")["descriptions"],
-        prompt_template=lambda wc: settings("DemoDigits")["prompt_template"],
+        descriptions=lambda wc: settings(registry.DEMO)["descriptions"],
+        prompt_template=lambda wc: settings(registry.DEMO)["prompt_template"],
         options=config["demo_digits"],
     log:
         f"{LOGS}/data/make_demo_digits.log",

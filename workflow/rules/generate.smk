@@ -7,7 +7,7 @@ SHARED_GEN_KEYS = ("steps", "scheduler", "resolution", "seed")  # batch_size: ex
 
 
 wildcard_constraints:
-    variant="pg|ig",
+    variant="|".join(map(re.escape, variants.VARIANTS)),
     src="[^/]+",
     tgt="[^/]+",
     rep=r"\d+",

@@ -3,9 +3,9 @@
 
 
 rule train_demo_ldm:
-    """Train the demo LDM on the captioned DemoDigits pretraining corpus; save_pretrained it."""
+    """Train the demo LDM on the demo dataset's captioned pretraining corpus; save_pretrained it."""
     input:
-        f"{DATA_ROOT}/DemoDigits_pretrain",
+        DEMO_PRETRAIN,
     output:
         directory(DEMO_LDM),
     params:

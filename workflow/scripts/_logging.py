@@ -1,4 +1,5 @@
-"""Send a rule script's logging and uncaught errors to its Snakemake ``log:`` file."""
+"""Send a rule script's logging and uncaught errors to its Snakemake ``log:`` file, and import
+the config's plugins (their variants, algorithms and methods) before the script reads them."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import logging
 import sys
 import traceback
 
+from cdga import plugins
+
 
 def setup(snakemake) -> logging.Logger:
-    """Log to the rule's log file (and stderr); record any uncaught exception there too."""
+    """Log to the rule's log file (and stderr); record any uncaught exception there too; load
+    the config's ``plugins`` (cdga.plugins)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(str(snakemake.log[0]), mode="w"))
@@ -20,4 +24,5 @@ def setup(snakemake) -> logging.Logger:
         log.error("".join(traceback.format_exception(kind, value, tb)))
 
     sys.excepthook = hook
+    plugins.load(snakemake.config.get("plugins", []))
     return log
