@@ -10,6 +10,8 @@ import jsonschema
 import yaml
 
 from cdga import methods, registry
+from cdga.schedulers import SCHEDULERS
+from cdga.shards import IMAGE_FORMATS
 
 
 class ConfigError(ValueError):
@@ -21,13 +23,15 @@ def _key(path: Any) -> str:
 
 
 def registry_defs() -> dict[str, dict]:
-    """The schema's $defs of registered names: methods, synthetic methods, dataset names and
-    the datasets cdga.download can fetch."""
+    """The schema's $defs of registered names: methods, synthetic methods, dataset names, the
+    datasets cdga.download can fetch, the schedulers and the shard image formats."""
     return {
         "method": {"enum": list(methods.METHODS)},
         "synthetic_method": {"enum": [m for m, spec in methods.METHODS.items() if spec.synthetic]},
         "dataset_name": {"type": "string", "pattern": f"^{registry.NAME.pattern}$"},
         "downloadable": {"enum": registry.downloadable()},
+        "scheduler": {"enum": list(SCHEDULERS)},
+        "image_format": {"enum": list(IMAGE_FORMATS)},
     }
 
 

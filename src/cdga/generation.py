@@ -34,8 +34,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from cdga.io import write_csv, write_json
-from cdga.ldm import SCHEDULERS
-from cdga.shards import TarShard, png_bytes, write_tar
+from cdga.schedulers import SCHEDULERS
+from cdga.shards import IMAGE_FORMATS, LOSSLESS, TarShard, image_bytes, storage_settings, write_tar
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class GenerationParams:
     batch_size: int
     lam: tuple[float, float] | None = None  # IG: [low, high]; a fixed weight has low == high
     mix_space: str | None = None  # IG: latent | pixel
+    image_format: str = LOSSLESS  # how shard members are encoded (cdga.shards.IMAGE_FORMATS)
+    image_quality: int | None = None  # JPEG / WebP quality; None for PNG
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -75,6 +77,12 @@ class GenerationParams:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; known: {sorted(SCHEDULERS)}")
         if self.steps < 1 or self.batch_size < 1 or self.resolution < 8:
             raise ValueError(f"generation steps, batch_size and resolution must be positive: {self}")
+        if self.image_format not in IMAGE_FORMATS:
+            raise ValueError(f"unknown generation.image_format {self.image_format!r}; known: {list(IMAGE_FORMATS)}")
+        lossy = self.image_format != LOSSLESS
+        if lossy != (self.image_quality is not None) or (lossy and not 1 <= self.image_quality <= 100):
+            raise ValueError(f"generation.image_quality {self.image_quality!r} must be 1-100 for JPEG and WebP "
+                             f"and None for PNG (image_format {self.image_format!r})")
         if self.variant == "ig":
             if self.mix_space not in MIX_SPACES:
                 raise ValueError(f"unknown IG mix_space {self.mix_space!r}; known: {list(MIX_SPACES)}")
@@ -83,7 +91,8 @@ class GenerationParams:
 
     @classmethod
     def from_config(cls, generation: Mapping, variant: str) -> GenerationParams:
-        """Build from the ``generation`` config block: shared keys plus the variant's block."""
+        """Build from the ``generation`` config block: shared keys, the variant's block and the
+        storage keys (``cdga.shards.storage_settings``: none for PNG)."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown generation variant {variant!r}; known: {list(VARIANTS)}")
         own = dict(generation[variant])
@@ -91,7 +100,7 @@ class GenerationParams:
         if lam is not None:
             lam = (float(lam), float(lam)) if np.isscalar(lam) else (float(lam[0]), float(lam[1]))
         shared = {k: generation[k] for k in ("steps", "scheduler", "resolution", "seed", "batch_size")}
-        return cls(variant=variant, lam=lam, **shared, **own)
+        return cls(variant=variant, lam=lam, **shared, **own, **storage_settings(generation))
 
 
 def check_template(template: str, variant: str) -> None:
@@ -246,7 +255,8 @@ def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: st
             continue
         batch = plan.iloc[start : start + params.batch_size]
         images = run_batch(pipe, batch, params)
-        write_tar(batch_tar, [(m, png_bytes(im)) for m, im in zip(batch["member"], images)])
+        write_tar(batch_tar, [(m, image_bytes(im, params.image_format, params.image_quality))
+                              for m, im in zip(batch["member"], images)])
     members = []
     for b in range(len(starts)):
         part = TarShard(partial / f"batch{b:05d}.tar")
