@@ -93,7 +93,8 @@ def test_training_loader_reads_every_shard_format(tiny_dataset: Path, tmp_path: 
     expected = torch.stack([data.eval_transform(32)(im) for im in sources.values()])
     assert x.shape == (4, 3, 32, 32) and y.tolist() == table["class_index"].tolist()
     error = (x - expected).abs().mean().item()
-    assert error == 0 if image_format == "png" else 0 < error < 0.1
+    other = (x - expected.roll(1, 0)).abs().mean().item()  # against another image of the batch
+    assert error == 0 if image_format == "png" else 0 < error < other / 5
 
 
 def test_worker_count_from_slurm(monkeypatch: pytest.MonkeyPatch) -> None:

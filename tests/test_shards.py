@@ -95,7 +95,7 @@ def smooth(size: int = 32, seed: int = 0) -> Image.Image:
     """An image with gradients and edges, as generated images have (noise would defeat JPEG)."""
     y, x = np.mgrid[0:size, 0:size] / size
     rng = np.random.default_rng(seed)
-    rgb = np.stack([x, y, (x > 0.5) * (1 - y)], axis=2) * 200 + rng.integers(0, 30, (size, size, 3))
+    rgb = np.stack([x, y, (x > 0.5) * (1 - y)], axis=2) * 200 + rng.integers(0, 8, (size, size, 3))
     return Image.fromarray(rgb.astype(np.uint8))
 
 

@@ -2,8 +2,8 @@
 
 Torch-free, so the config schema's enum (``cdga.config.registry_defs``) reads it while the
 workflow parses; ``cdga.ldm.make_scheduler`` builds the class from the pipeline's own config.
-One UNet evaluation per denoising step for each of them (Heun-type solvers, two per step, are
-not offered). ``dpm`` is DPM-Solver++(2M) and ``unipc`` UniPC-bh2 of order 2, diffusers' defaults.
+``ddim``, ``dpm`` (DPM-Solver++(2M)), ``euler`` and ``unipc`` (UniPC-bh2, order 2) take one UNet
+evaluation per denoising step; ``pndm`` built from a DDIM config adds Runge-Kutta warm-up steps.
 """
 
 SCHEDULERS = {
