@@ -160,7 +160,7 @@ def big_part(args, tmp: Path) -> list[dict]:
             rows.append({"images": f"{what}, {len(images)}", "format": label(fmt, quality), "bytes/image": size,
                          "loader img/s": loader_rate(tar, list(repeat), transform, args.repeats),
                          "paper study TB": size * PAPER_IMAGES / 1e12})
-    print(f"random SD v1.5 img2img: {sd_s:.0f} s for {len(sources)} images", flush=True)
+    print(f"random SD v1.5 img2img: {sd_s:.0f} s for {len(sd)} images", flush=True)
     return rows
 
 
