@@ -104,7 +104,8 @@ def random_sd15(steps: int, strength: float, sources: dict[str, Image.Image]) ->
 
 
 def demo_part(args, config: dict, tmp: Path) -> tuple[list[dict], int]:
-    gen_cfg, opts, train_cfg = config["generation"], config["generation_quality"], config["training"]
+    gen_cfg, train_cfg = config["generation"], config["training"]
+    opts = {**config["generation_quality"], "max_real_per_domain": args.max_real_per_domain}
     run_dir = args.run_dir.resolve()
     table = pd.read_csv(run_dir / "results" / "splits" / f"{DATASET}.csv")
     table["path"] = [str(run_dir / p) for p in table["path"]]
@@ -174,6 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--per-pair", type=int, default=16)
+    parser.add_argument("--max-real-per-domain", type=int, help="generation_quality's cap for the scorers")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--sd-images", type=int, default=3, help="photos run through the random SD v1.5")
     parser.add_argument("--sd-steps", type=int, default=2)
