@@ -78,9 +78,9 @@ def paired(scores: pd.DataFrame, base: pd.DataFrame, column: str) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--per-pair", type=int, default=24, help="source images per ordered pair")
+    parser.add_argument("--per-pair", type=int, default=8, help="source images per ordered pair")
     parser.add_argument("--schedulers", nargs="+", default=["ddim", "dpm", "unipc", "euler"])
-    parser.add_argument("--steps", type=int, nargs="+", default=[3, 5, 8, 10, 15, 20])
+    parser.add_argument("--steps", type=int, nargs="+", default=[4, 6, 10, 15])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
