@@ -54,6 +54,9 @@ def test_shipped_configs_are_valid(name: str) -> None:
         ({"dataset_settings": {"Image nette": {}}}, r"dataset_settings: bad value 'Image nette'"),
         ({"downloads": {"DemoDigits": []}}, r"downloads: bad value 'DemoDigits'"),
         ({"methods": ["irm"]}, r"methods\.0: bad value 'irm'"),
+        ({"generation": {"scheduler": "heun"}}, r"generation\.scheduler: bad value 'heun'"),
+        ({"generation": {"image_format": "gif"}}, r"generation\.image_format: bad value 'gif'"),
+        ({"generation": {"image_quality": 101}}, r"generation\.image_quality: bad value 101"),
     ],
 )
 def test_bad_values_are_named(override: dict, pattern: str) -> None:
@@ -80,3 +83,11 @@ def test_schema_file_is_what_validate_reads(tmp_path: Path) -> None:
     schema.write_text("type: object\nrequired: [nothing_here]\n")
     with pytest.raises(ConfigError, match="nothing_here"):
         validate(demo(), schema)
+
+
+def test_every_scheduler_and_image_format_the_code_offers_is_valid() -> None:
+    from cdga.schedulers import SCHEDULERS
+    from cdga.shards import IMAGE_FORMATS
+
+    for scheduler, image_format in zip(SCHEDULERS, [*IMAGE_FORMATS] * 2, strict=False):
+        validate(deep_merge(demo(), {"generation": {"scheduler": scheduler, "image_format": image_format}}), SCHEMA)

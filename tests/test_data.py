@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import torch
 from fake_synthetic import make_pairs
+from PIL import Image
 from toy_runs import split_table
 
 from cdga import assembly, data, methods
+from cdga.shards import IMAGE_FORMATS, image_bytes, write_tar
 
 
 def test_step_sampler_is_a_function_of_seed_and_step() -> None:
@@ -71,6 +73,28 @@ def test_items_read_real_files_and_tar_members(tiny_dataset: Path) -> None:
                                                         "color_jitter": 0.3, "grayscale": 0.1}))
     torch.testing.assert_close(aug[(2, 7)][0], aug[(2, 7)][0])
     assert not torch.equal(aug[(2, 7)][0], aug[(2, 8)][0])
+
+
+@pytest.mark.parametrize("image_format", list(IMAGE_FORMATS))
+def test_training_loader_reads_every_shard_format(tiny_dataset: Path, tmp_path: Path, image_format: str) -> None:
+    """Synthetic members of each generation.image_format reach the model as the same images
+    (exactly for PNG, within lossy error for JPEG / WebP), through DataLoader workers."""
+    table = split_table(tiny_dataset).head(4)
+    sources = {}
+    for k, path in enumerate(table["path"]):
+        with Image.open(path) as im:
+            sources[f"m{k}.png"] = im.convert("RGB").resize((32, 32), Image.BICUBIC)
+    quality = None if image_format == "png" else 90
+    tar = tmp_path / "shard0.tar"
+    write_tar(tar, [(n, image_bytes(im, image_format, quality)) for n, im in sources.items()])
+    rows = pd.DataFrame({"path": list(sources), "shard": str(tar), "class_index": table["class_index"].to_numpy()})
+    loader = torch.utils.data.DataLoader(data.ImageRows(rows, data.eval_transform(32)), batch_size=4, num_workers=1)
+    (x, y), = list(loader)
+    expected = torch.stack([data.eval_transform(32)(im) for im in sources.values()])
+    assert x.shape == (4, 3, 32, 32) and y.tolist() == table["class_index"].tolist()
+    error = (x - expected).abs().mean().item()
+    other = (x - expected.roll(1, 0)).abs().mean().item()  # against another image of the batch
+    assert error == 0 if image_format == "png" else 0 < error < other / 5
 
 
 def test_worker_count_from_slurm(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 
 from cdga import generation as gen
 from cdga import methods
 from cdga.ldm import load_pipeline
-from cdga.shards import TarShard
+from cdga.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
 
 CONFIG = {
     "steps": 4, "scheduler": "ddim", "resolution": 16, "seed": 0, "batch_size": 4,
@@ -75,10 +77,22 @@ def test_pg_without_a_domain_description_is_an_error() -> None:
     ({"scheduler": "heun"}, "unknown scheduler 'heun'"),
     ({"mix_space": "fourier"}, "unknown IG mix_space 'fourier'"),
     ({"lam": (0.8, 0.2)}, "IG lam"),
+    ({"image_format": "gif"}, "unknown generation.image_format 'gif'"),
+    ({"image_format": "jpeg"}, "image_quality None must be 1-100"),
+    ({"image_format": "webp", "image_quality": 0}, "image_quality 0 must be 1-100"),
+    ({"image_quality": 90}, "None for PNG"),
 ])
 def test_bad_generation_values_are_errors(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         params("ig", **change)
+
+
+def test_storage_keys_enter_the_params_for_lossy_formats_only() -> None:
+    png = gen.GenerationParams.from_config({**CONFIG, "image_format": "png", "image_quality": 50}, "pg")
+    assert (png.image_format, png.image_quality) == ("png", None)
+    assert png == gen.GenerationParams.from_config(CONFIG, "pg")
+    jpeg = gen.GenerationParams.from_config({**CONFIG, "image_format": "jpeg", "image_quality": 50}, "pg")
+    assert (jpeg.image_format, jpeg.image_quality) == ("jpeg", 50)
 
 
 def test_fixed_lam_is_accepted() -> None:
@@ -222,3 +236,47 @@ def test_partial_batches_of_another_plan_are_discarded(pipe, table: pd.DataFrame
     (stale / "batch00000.tar").write_bytes(b"from another run")
     run(pipe, rows, p, tmp_path)
     assert len(TarShard(tmp_path / "shard0.tar").names()) == len(rows)
+
+
+def test_png_members_are_plain_png_encodings(pipe, table: pd.DataFrame, tmp_path: Path) -> None:
+    """The default format writes today's bytes: each member is Pillow's PNG of its image."""
+    shard = TarShard(run(pipe, plan(table, "pg"), params("pg"), tmp_path))
+    assert all(shard.read(n) == png_bytes(shard.image(n)) for n in shard.names())
+
+
+@pytest.mark.parametrize("image_format", ["jpeg", "webp"])
+def test_lossy_format_stores_the_same_images(pipe, table: pd.DataFrame, tmp_path: Path,
+                                             image_format: str) -> None:
+    """A lossy job writes exactly the PNG job's images in its format: the format changes only
+    the encoding, the last step."""
+    rows = plan(table, "ig")
+    png = TarShard(run(pipe, rows, params("ig"), tmp_path / "png"))
+    lossy = TarShard(run(pipe, rows, params("ig", image_format=image_format, image_quality=95), tmp_path / "lossy"))
+    assert lossy.names() == png.names()
+    for name in png.names():
+        assert lossy.read(name) == image_bytes(png.image(name), image_format, 95)
+        assert Image.open(io.BytesIO(lossy.read(name))).format == IMAGE_FORMATS[image_format]
+        assert lossy.image(name).size == (16, 16)
+
+
+def test_batches_of_another_format_are_not_resumed(pipe, table: pd.DataFrame, tmp_path: Path) -> None:
+    """A job killed while writing PNG and rerun as JPEG remakes every batch: no shard mixes formats."""
+    rows = plan(table, "pg", batch_size=2)
+
+    class DiesAfterOneBatch:
+        calls = 0
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(pipe, name)
+
+        def __call__(self, **kwargs: object) -> object:
+            if DiesAfterOneBatch.calls == 1:
+                raise KeyboardInterrupt("killed")
+            DiesAfterOneBatch.calls += 1
+            return pipe(**kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(DiesAfterOneBatch(), rows, params("pg", batch_size=2), tmp_path)
+    assert (tmp_path / "shard0.partial" / "batch00000.tar").is_file()
+    shard = TarShard(run(pipe, rows, params("pg", batch_size=2, image_format="jpeg", image_quality=90), tmp_path))
+    assert {Image.open(io.BytesIO(shard.read(n))).format for n in shard.names()} == {"JPEG"}

@@ -14,6 +14,7 @@ from tiny_pipeline import save_tiny_pipeline
 
 from cdga import demo_ldm
 from cdga.ldm import LDMWeightsError, is_local, load_pipeline, make_scheduler
+from cdga.schedulers import SCHEDULERS
 
 TINY = {
     "seed": 0, "resolution": 16, "max_length": 12, "checkpoint_every": 2, "threads": 1,
@@ -53,6 +54,22 @@ def test_local_pipeline_loads_on_cpu_in_float32(tiny_pipe_dir: Path) -> None:
     assert pipe.safety_checker is None
     assert isinstance(pipe.scheduler, DPMSolverMultistepScheduler)
     assert pipe.scheduler.config.beta_schedule == "scaled_linear"  # the saved schedule is kept
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_every_offered_scheduler_runs_img2img_one_unet_call_per_step(tiny_pipe_dir: Path, name: str) -> None:
+    """strength * steps denoising steps, each one UNet evaluation (a batch of 2 under guidance);
+    PNDM's Runge-Kutta warm-up (the demo LDM's saved DDIM config has no skip_prk_steps) takes more."""
+    pipe = load_pipeline(str(tiny_pipe_dir), device="cpu", scheduler=name)
+    assert type(pipe.scheduler).__name__ == SCHEDULERS[name]
+    calls = []
+    pipe.unet.register_forward_hook(lambda _m, args, _out: calls.append(len(args[0])))
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8))
+    out = pipe(prompt="a photo", image=image, strength=0.7, num_inference_steps=10, guidance_scale=2.0,
+               generator=torch.Generator().manual_seed(0), output_type="np").images
+    assert set(calls) == {2}
+    assert len(calls) > 7 if name == "pndm" else len(calls) == 7
+    assert out.shape == (1, 16, 16, 3) and np.isfinite(out).all()
 
 
 def test_absent_local_directory_says_how_to_provide_weights(tmp_path: Path) -> None:

@@ -94,6 +94,17 @@ def test_pg_guidance_scale_reruns_pg_generation_and_downstream(finished_study: P
     assert all(INPUT_UPDATED in j.reason for j in downstream)
 
 
+def test_image_format_reruns_every_generation_job_and_png_ignores_the_quality(finished_study: Path) -> None:
+    """image_format changes the shard bytes (not an execution setting); PNG has no quality."""
+    assert plan(finished_study, {"generation": {"image_quality": 40}}) == []
+    jobs = plan(finished_study, {"generation": {"image_format": "jpeg"}})
+    generate = [j for j in jobs if j.rule == "generate"]
+    assert len(generate) == outputs(finished_study, "synthetic/**/shard*.tar")
+    assert all(j.reason.startswith(PARAMS_CHANGED) for j in generate)
+    assert {"generation_quality", "assemble", "train"} <= set(rules(jobs))
+    assert not {"train_demo_ldm", "make_demo_digits", "split_dataset"} & set(rules(jobs))
+
+
 def test_training_lr_reruns_training_and_downstream_only(finished_study: Path) -> None:
     jobs = plan(finished_study, {"training": {"lr": 0.004}})
     planned = rules(jobs)

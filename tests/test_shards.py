@@ -1,5 +1,7 @@
-"""Tar shards: atomic, deterministic writes and random-access reads without extraction."""
+"""Tar shards: atomic, deterministic writes and random-access reads without extraction, in
+every image format."""
 
+import io
 import pickle
 from pathlib import Path
 
@@ -7,7 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cdga.shards import ShardError, TarShard, png_bytes, write_tar
+from cdga.shards import (
+    IMAGE_FORMATS,
+    ShardError,
+    TarShard,
+    image_bytes,
+    png_bytes,
+    storage_settings,
+    write_tar,
+)
 
 
 def images(n: int) -> list[tuple[str, bytes]]:
@@ -79,3 +89,61 @@ def test_truncated_shard_names_the_file(tmp_path: Path, where: str) -> None:
 def test_intact_shard_passes_the_end_marker_check(tmp_path: Path) -> None:
     write_tar(tmp_path / "s.tar", images(3))
     assert len(TarShard(tmp_path / "s.tar").names()) == 3
+
+
+def smooth(size: int = 32, seed: int = 0) -> Image.Image:
+    """An image with gradients and edges, as generated images have (noise would defeat JPEG)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    rng = np.random.default_rng(seed)
+    rgb = np.stack([x, y, (x > 0.5) * (1 - y)], axis=2) * 200 + rng.integers(0, 8, (size, size, 3))
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
+@pytest.mark.parametrize("image_format", list(IMAGE_FORMATS))
+def test_every_format_roundtrips_through_writer_and_reader(tmp_path: Path, image_format: str) -> None:
+    originals = {f"src__{k}.png": smooth(seed=k) for k in range(3)}
+    quality = None if image_format == "png" else 90
+    write_tar(tmp_path / "s.tar", [(n, image_bytes(im, image_format, quality)) for n, im in originals.items()])
+    shard = TarShard(tmp_path / "s.tar")
+    for name, original in originals.items():
+        with Image.open(io.BytesIO(shard.read(name))) as im:
+            assert im.format == IMAGE_FORMATS[image_format]
+        decoded = np.asarray(shard.image(name)).astype(int)
+        assert decoded.shape == (32, 32, 3)
+        error = np.abs(decoded - np.asarray(original).astype(int))
+        if image_format == "png":
+            assert error.max() == 0
+        else:
+            assert 0 < error.mean() < 6  # lossy, but close at quality 90
+
+
+def test_png_is_todays_encoding_and_ignores_quality() -> None:
+    image = smooth()
+    plain = io.BytesIO()
+    image.save(plain, format="PNG")
+    assert image_bytes(image) == image_bytes(image, "png", 10) == png_bytes(image) == plain.getvalue()
+    assert storage_settings({"image_format": "png", "image_quality": 10}) == {}
+    assert storage_settings({"steps": 10}) == {}  # configs from before the storage keys
+    assert storage_settings({"image_format": "webp", "image_quality": 80}) == {"image_format": "webp",
+                                                                           "image_quality": 80}
+
+
+@pytest.mark.parametrize("image_format", ["jpeg", "webp"])
+def test_lossy_quality_trades_bytes_for_fidelity(image_format: str) -> None:
+    image = smooth(64)
+    low, high = (image_bytes(image, image_format, q) for q in (30, 95))
+    assert len(low) < len(high) < len(png_bytes(image))
+    assert image_bytes(image, image_format, 30) == low  # deterministic
+    with pytest.raises(ValueError, match=f"image_quality None must be 1-100 for image_format '{image_format}'"):
+        image_bytes(image, image_format)
+
+
+def test_unknown_format_and_undecodable_member_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown generation.image_format 'gif'"):
+        image_bytes(smooth(), "gif", 90)
+    gif = io.BytesIO()
+    smooth().save(gif, format="GIF")
+    write_tar(tmp_path / "s.tar", [("a.png", gif.getvalue()), ("b.png", b"not an image")])
+    for name in ("a.png", "b.png"):
+        with pytest.raises(ShardError, match=rf"member '{name}' of synthetic shard .*s\.tar.* not a readable"):
+            TarShard(tmp_path / "s.tar").image(name)

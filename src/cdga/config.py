@@ -11,6 +11,8 @@ import jsonschema
 import yaml
 
 from cdga import hparams, methods, registry, variants
+from cdga.schedulers import SCHEDULERS
+from cdga.shards import IMAGE_FORMATS
 
 
 class ConfigError(ValueError):
@@ -23,13 +25,16 @@ def _key(path: Any) -> str:
 
 def registry_defs() -> dict[str, dict]:
     """The schema's $defs of registered names: methods, synthetic methods, dataset names, the
-    datasets cdga.download can fetch and the generation variants."""
+    datasets cdga.download can fetch, the generation variants, the schedulers and the shard
+    image formats."""
     return {
         "variant": {"enum": list(variants.VARIANTS)},
         "method": {"enum": list(methods.METHODS)},
         "synthetic_method": {"enum": [m for m, spec in methods.METHODS.items() if spec.synthetic]},
         "dataset_name": {"type": "string", "pattern": f"^{registry.NAME.pattern}$"},
         "downloadable": {"enum": registry.downloadable()},
+        "scheduler": {"enum": list(SCHEDULERS)},
+        "image_format": {"enum": list(IMAGE_FORMATS)},
     }
 
 

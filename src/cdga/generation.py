@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from cdga import variants
 from cdga.io import write_csv, write_json
-from cdga.ldm import SCHEDULERS
-from cdga.shards import TarShard, png_bytes, write_tar
+from cdga.schedulers import SCHEDULERS
+from cdga.shards import IMAGE_FORMATS, LOSSLESS, TarShard, image_bytes, storage_settings, write_tar
 from cdga.variants import stable_seed
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class GenerationParams:
     seed: int
     batch_size: int
     options: Mapping[str, Any] = field(default_factory=dict)
+    image_format: str = LOSSLESS  # how shard members are encoded (cdga.shards.IMAGE_FORMATS)
+    image_quality: int | None = None  # JPEG / WebP quality; None for PNG
 
     def __post_init__(self) -> None:
         kind = variants.get(self.variant)
@@ -71,6 +73,12 @@ class GenerationParams:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; known: {sorted(SCHEDULERS)}")
         if self.steps < 1 or self.batch_size < 1 or self.resolution < 8:
             raise ValueError(f"generation steps, batch_size and resolution must be positive: {self}")
+        if self.image_format not in IMAGE_FORMATS:
+            raise ValueError(f"unknown generation.image_format {self.image_format!r}; known: {list(IMAGE_FORMATS)}")
+        lossy = self.image_format != LOSSLESS
+        if lossy != (self.image_quality is not None) or (lossy and not 1 <= self.image_quality <= 100):
+            raise ValueError(f"generation.image_quality {self.image_quality!r} must be 1-100 for JPEG and WebP "
+                             f"and None for PNG (image_format {self.image_format!r})")
         object.__setattr__(self, "options", kind.options(self.options))
 
     @property
@@ -78,19 +86,22 @@ class GenerationParams:
         return variants.get(self.variant)
 
     def record(self) -> dict[str, Any]:
-        """The values as one flat dict: the shared ones, then the guide options and the others."""
+        """The values as one flat dict: the shared ones, the guide options, the others and the
+        storage keys (none for PNG: ``cdga.shards.storage_settings``)."""
         shared = {k: getattr(self, k) for k in ("variant", "strength", "guidance_scale", "steps",
                                                  "scheduler", "resolution", "seed", "batch_size")}
-        return {**shared, **dict.fromkeys(GUIDE_OPTIONS), **self.options}
+        storage = storage_settings({"image_format": self.image_format, "image_quality": self.image_quality})
+        return {**shared, **dict.fromkeys(GUIDE_OPTIONS), **self.options, **storage}
 
     @classmethod
     def from_config(cls, generation: Mapping, variant: str) -> GenerationParams:
-        """Build from the ``generation`` config block: shared keys plus the variant's block."""
+        """Build from the ``generation`` config block: shared keys, the variant's block and the
+        storage keys (``cdga.shards.storage_settings``: none for PNG)."""
         variants.get(variant)
         own = dict(generation[variant])
         img2img = {k: own.pop(k) for k in variants.IMG2IMG_SCHEMA}  # strength, guidance_scale
         shared = {k: generation[k] for k in ("steps", "scheduler", "resolution", "seed", "batch_size")}
-        return cls(variant=variant, **img2img, **shared, options=own)
+        return cls(variant=variant, **img2img, **shared, options=own, **storage_settings(generation))
 
 
 def make_prompt(settings: Mapping, variant: str, target: str, class_name: str) -> str:
@@ -198,7 +209,8 @@ def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: st
             continue
         batch = plan.iloc[start : start + params.batch_size]
         images = run_batch(pipe, batch, params)
-        write_tar(batch_tar, [(m, png_bytes(im)) for m, im in zip(batch["member"], images)])
+        write_tar(batch_tar, [(m, image_bytes(im, params.image_format, params.image_quality))
+                              for m, im in zip(batch["member"], images)])
     members = []
     for b in range(len(starts)):
         part = TarShard(partial / f"batch{b:05d}.tar")

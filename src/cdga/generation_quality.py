@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -101,22 +102,27 @@ def synthetic_images(manifest: pd.DataFrame, resolution: int) -> list[np.ndarray
     return out
 
 
-def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str], opts: Mapping,
-             resolution: int, device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-pair summary, per-image scores) of ``manifest``'s images; the classifiers train and
-    score on ``device``.
+@dataclass(frozen=True)
+class Scorers:
+    """The domain and class classifiers of one dataset and their real validation accuracies."""
 
-    ``opts['max_images_per_pair']`` and ``opts['max_real_per_domain']`` cap what is read, so a
-    paper-scale dataset is scored from a seeded sample instead of millions of images.
-    """
+    domains: tuple[str, ...]
+    domain: Classifier
+    cls: Classifier
+    accuracies: dict[str, float]
+    resolution: int
+
+
+def train_scorers(table: pd.DataFrame, domains: Sequence[str], opts: Mapping, resolution: int,
+                  device: torch.device | str = "cpu") -> Scorers:
+    """Train the domain and class classifiers on ``table``'s real training split (at most
+    ``opts['max_real_per_domain']`` images per domain and split, a seeded sample) on ``device``."""
     table = capped(table, ["domain", "split"], opts["max_real_per_domain"], opts["seed"])
-    manifest = capped(manifest, PAIR_KEYS, opts["max_images_per_pair"], opts["seed"])
     real = table.assign(image=[np.asarray(load_image(p, resolution)) for p in table["path"]])
     train, val = real[real["split"] == "train"], real[real["split"] == "val"]
     dom_index = {d: i for i, d in enumerate(domains)}
     num_classes = int(table["class_index"].max()) + 1
-    accs = {}
-    models = {}
+    accs, models = {}, {}
     for task, labels, k in (("domain", lambda f: f["domain"].map(dom_index), len(domains)),
                             ("class", lambda f: f["class_index"], num_classes)):
         model = train_classifier(to_tensor(list(train["image"])),
@@ -125,29 +131,51 @@ def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str]
         accs[task] = float((val_pred == labels(val).to_numpy()).mean())
         models[task] = model
         log.info("%s classifier: validation accuracy %.3f", task, accs[task])
-    fake = synthetic_images(manifest, resolution)
+    return Scorers(tuple(domains), models["domain"], models["class"], accs, resolution)
+
+
+def score(scorers: Scorers, manifest: pd.DataFrame, opts: Mapping, keys: Sequence[str] = PAIR_KEYS,
+          device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-``keys`` summary, per-image scores) of every image of ``manifest`` (read from its
+    shards, whatever their image format) under ``scorers``."""
+    res = scorers.resolution
+    fake = synthetic_images(manifest, res)
     x = to_tensor(fake)
-    sources = {p: np.asarray(load_image(p, resolution)) for p in manifest["source_path"].unique()}
+    sources = {p: np.asarray(load_image(p, res)) for p in manifest["source_path"].unique()}
     ssim = [structural_similarity(sources[p], img, channel_axis=2, data_range=255)
             for p, img in zip(manifest["source_path"], fake)]
     scores = manifest.assign(
-        domain_pred=[domains[i] for i in predict(models["domain"], x, device)],
-        class_pred=predict(models["class"], x, device),
+        domain_pred=[scorers.domains[i] for i in predict(scorers.domain, x, device)],
+        class_pred=predict(scorers.cls, x, device),
         ssim=ssim,
     )
     scores["in_target"] = scores["domain_pred"] == scores["target_domain"]
     scores["class_kept"] = scores["class_pred"] == scores["class_index"]
     scores["near_duplicate"] = scores["ssim"] > opts["near_duplicate_ssim"]
     summary = (
-        scores.groupby(PAIR_KEYS, sort=True)
+        scores.groupby(list(keys), sort=True)
         .agg(n=("member", "size"), target_domain_rate=("in_target", "mean"),
              class_kept_rate=("class_kept", "mean"), near_duplicate_rate=("near_duplicate", "mean"),
              mean_ssim=("ssim", "mean"))
         .reset_index()
         .rename(columns={"source_domain": "source", "target_domain": "target"})
     )
-    summary["domain_classifier_val_acc"] = accs["domain"]
-    summary["class_classifier_val_acc"] = accs["class"]
+    summary["domain_classifier_val_acc"] = scorers.accuracies["domain"]
+    summary["class_classifier_val_acc"] = scorers.accuracies["class"]
+    return summary, scores
+
+
+def evaluate(table: pd.DataFrame, manifest: pd.DataFrame, domains: Sequence[str], opts: Mapping,
+             resolution: int, device: torch.device | str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-pair summary, per-image scores) of ``manifest``'s images; the classifiers train and
+    score on ``device``.
+
+    ``opts['max_images_per_pair']`` and ``opts['max_real_per_domain']`` cap what is read, so a
+    paper-scale dataset is scored from a seeded sample instead of millions of images.
+    """
+    scorers = train_scorers(table, domains, opts, resolution, device)
+    manifest = capped(manifest, PAIR_KEYS, opts["max_images_per_pair"], opts["seed"])
+    summary, scores = score(scorers, manifest, opts, PAIR_KEYS, device)
     return summary[SUMMARY_COLUMNS], scores
 
 

@@ -13,22 +13,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import diffusers
 import torch
-from diffusers import (
-    DDIMScheduler,
-    DPMSolverMultistepScheduler,
-    EulerDiscreteScheduler,
-    PNDMScheduler,
-    StableDiffusionImg2ImgPipeline,
-)
+from diffusers import StableDiffusionImg2ImgPipeline
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-SCHEDULERS = {
-    "ddim": DDIMScheduler,
-    "dpm": DPMSolverMultistepScheduler,
-    "euler": EulerDiscreteScheduler,
-    "pndm": PNDMScheduler,
-}
+from cdga.schedulers import SCHEDULERS
+
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -66,7 +57,7 @@ def make_scheduler(name: str, pipe_config: Mapping) -> object:
     """The scheduler ``name`` built from the pipeline's own scheduler config."""
     if name not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {name!r}; known: {sorted(SCHEDULERS)}")
-    return SCHEDULERS[name].from_config(pipe_config)
+    return getattr(diffusers, SCHEDULERS[name]).from_config(pipe_config)
 
 
 def load_pipeline(model: str, device: torch.device | str = "cpu", dtype: str = "float16",

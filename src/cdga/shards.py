@@ -1,8 +1,12 @@
-"""Synthetic-image shards: one uncompressed tar of PNGs per generation job, plus a manifest.
+"""Synthetic-image shards: one uncompressed tar of images per generation job, plus a manifest.
 
 Cluster filesystems choke on millions of small files, so a shard is a single tar
 (WebDataset-style) that training reads in place: the member offsets are indexed once
 and each image is read with one seek, never extracted to loose files.
+
+Members are encoded in ``generation.image_format``: lossless PNG (the default) or JPEG or WebP
+at ``generation.image_quality``. A member keeps its source image's name whatever its format;
+readers tell the format from the bytes.
 """
 
 from __future__ import annotations
@@ -10,12 +14,16 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from cdga.io import atomic_path
+
+# generation.image_format -> Pillow format; the schema's enum reads these names.
+IMAGE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+LOSSLESS = "png"
 
 
 def write_tar(target: str | os.PathLike, members: Iterable[tuple[str, bytes]]) -> None:
@@ -33,6 +41,30 @@ def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def image_bytes(image: Image.Image, image_format: str = LOSSLESS, quality: int | None = None) -> bytes:
+    """Encode an image as ``image_format`` (``IMAGE_FORMATS``); JPEG and WebP at ``quality``
+    (1-100; Pillow's defaults otherwise: JPEG 4:2:0 chroma subsampling, WebP lossy, method 4)."""
+    if image_format == LOSSLESS:
+        return png_bytes(image)
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"unknown generation.image_format {image_format!r}; known: {list(IMAGE_FORMATS)}")
+    if quality is None or not 1 <= quality <= 100:
+        raise ValueError(f"generation.image_quality {quality!r} must be 1-100 for image_format {image_format!r}")
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format=IMAGE_FORMATS[image_format], quality=quality)
+    return buf.getvalue()
+
+
+def storage_settings(generation: Mapping) -> dict:
+    """The keys of a ``generation`` config block that shape a shard's bytes besides the images:
+    none for PNG (lossless: ``image_quality`` changes nothing, and PNG shards made before these
+    keys existed stay valid), else ``image_format`` and ``image_quality``."""
+    image_format = generation.get("image_format", LOSSLESS)
+    if image_format == LOSSLESS:
+        return {}
+    return {"image_format": image_format, "image_quality": generation.get("image_quality")}
 
 
 END_MARKER = 2 * tarfile.BLOCKSIZE  # two zero blocks close every tar that write_tar writes
@@ -97,6 +129,11 @@ class TarShard:
         return data
 
     def image(self, name: str) -> Image.Image:
-        """Member ``name`` decoded as an RGB image."""
-        with Image.open(io.BytesIO(self.read(name))) as im:
-            return im.convert("RGB")
+        """Member ``name`` decoded as an RGB image, whichever of ``IMAGE_FORMATS`` it is."""
+        data = self.read(name)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS.values())) as im:
+                return im.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ShardError(f"member {name!r} of synthetic shard {str(self.path)!r} is not a readable "
+                             f"{'/'.join(IMAGE_FORMATS)} image ({exc}); {REMAKE}") from exc

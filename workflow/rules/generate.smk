@@ -2,6 +2,8 @@
 # quality of what came out. Every ordered pair i != j per variant of the dataset, plus the
 # within-domain pairs (i, i) with its first variant (method ldm_within).
 
+from cdga.shards import storage_settings
+
 GEN = config["generation"]
 SHARED_GEN_KEYS = ("steps", "scheduler", "resolution", "seed")  # batch_size: execution, script reads it
 
@@ -29,7 +31,9 @@ rule generate:
         manifest=synthetic_shard("{dataset}", "{variant}", "{src}", "{tgt}", "{rep}", "{shard}")[:-4] + ".csv",
     params:
         settings=prompt_settings,
-        generation=lambda wc: {**{k: GEN[k] for k in SHARED_GEN_KEYS}, wc.variant: GEN[wc.variant]},
+        # image_format/image_quality shape the bytes; PNG adds none (storage_settings)
+        generation=lambda wc: {**{k: GEN[k] for k in SHARED_GEN_KEYS}, wc.variant: GEN[wc.variant],
+                               **storage_settings(GEN)},
         shards=GEN["shards"],
         ldm=config["ldm"],
     threads: GEN["threads"]
