@@ -24,7 +24,8 @@ def _hits(pattern: re.Pattern) -> list[str]:
     hits = []
     for path in sorted([*(REPO / "src").rglob("*"), *(REPO / "workflow").rglob("*")]):
         rel = str(path.relative_to(REPO))
-        if not path.is_file() or path.suffix in {".pyc", ".png"} or rel in ALLOWED[pattern]:
+        built = any(part.endswith(".egg-info") or part == "__pycache__" for part in path.parts)
+        if built or not path.is_file() or path.suffix in {".pyc", ".png"} or rel in ALLOWED[pattern]:
             continue
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if pattern.search(line) and (rel, n) not in DOCSTRINGS:
