@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cdga import methods, registry
+from cdga import filtering, methods, registry
 
 
 class ConfigError(ValueError):
@@ -21,11 +21,12 @@ def _key(path: Any) -> str:
 
 
 def registry_defs() -> dict[str, dict]:
-    """The schema's $defs of registered names: methods, synthetic methods, dataset names and
-    the datasets cdga.download can fetch."""
+    """The schema's $defs of registered names: methods, synthetic methods, filter rules,
+    dataset names and the datasets cdga.download can fetch."""
     return {
         "method": {"enum": list(methods.METHODS)},
         "synthetic_method": {"enum": [m for m, spec in methods.METHODS.items() if spec.synthetic]},
+        "filter_rule": {"enum": list(filtering.RULES)},
         "dataset_name": {"type": "string", "pattern": f"^{registry.NAME.pattern}$"},
         "downloadable": {"enum": registry.downloadable()},
     }
