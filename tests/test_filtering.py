@@ -236,7 +236,13 @@ def test_shares_per_pair_and_class_and_the_figure_of_two_datasets_one_ig_only(to
     # under the first test env that reads it
     first = {("a", "b"): "c", ("b", "a"): "c", ("a", "c"): "b", ("c", "a"): "b"}
     for dataset, variants in (("PGIG", ["pg", "ig"]), ("IGOnly", ["ig"])):
-        picks = filtering.example_rows(both[both["dataset"] == dataset], 2, seed=0)
+        own = both[both["dataset"] == dataset]
+        picks = filtering.example_rows(own, 2, seed=0)
+        # from a sample of each job's decisions, as rule filter_summary picks them
+        sampled = filtering.sample_examples(own, 2, seed=0)
+        assert len(sampled) < len(own)
+        assert filtering.example_rows(sampled, 2, seed=0)[["row", "slot", "member"]].shape == (
+            picks[["row", "slot", "member"]].shape)
         shown = set(zip(picks["row"], picks["variant"], picks["source_domain"],
                         picks["target_domain"], picks["test_env"], strict=True))
         assert shown == {(r, v, *pair, env) for r, (v, (pair, env)) in enumerate(
@@ -248,3 +254,19 @@ def test_shares_per_pair_and_class_and_the_figure_of_two_datasets_one_ig_only(to
         figures.save(fig, png, pdf)
         with Image.open(png) as im:
             assert im.size[1] > 50 * rows
+
+
+def test_accuracy_tables_show_each_filtered_row_after_its_twin() -> None:
+    from cdga import tables
+
+    names = ["erm", "cdga_pg", "cdga_ig", "cdga_pg_filtered", "cdga_ig_filtered"]
+    acc = pd.DataFrame([{"dataset": "D", "method": m, "test_env": "a", "trial": t,
+                         "selection": "training_domain", "acc": 0.5 + 0.01 * k + 0.02 * t}
+                        for k, m in enumerate(names) for t in range(2)])
+    md, _ = tables.accuracy_tables(acc, {"D": ["a"]}, names)
+    rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| cdga")
+            or line.startswith("| erm")]
+    assert rows == ["erm", "cdga_pg", "cdga_pg_filtered", "cdga_ig", "cdga_ig_filtered"]
+    overview = tables.overview(acc, {"D": ["a"]}, names)
+    measured = overview[overview["source"].str.startswith("measured")]["method"].tolist()
+    assert measured == ["erm", "cdga_pg", "cdga_pg_filtered", "cdga_ig", "cdga_ig_filtered"]

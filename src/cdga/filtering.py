@@ -126,6 +126,15 @@ def kept_shares(decisions: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
                   "mean_kept_source_prob"]]
 
 
+def sample_examples(decisions: pd.DataFrame, examples: int, seed: int) -> pd.DataFrame:
+    """Up to ``examples`` kept and ``examples`` dropped rows per (test domain, variant, pair),
+    a seeded sample in the input's order: what ``example_rows`` picks from, so a summary need
+    not hold every job's decisions at once."""
+    return (decisions.sample(frac=1.0, random_state=seed)
+            .groupby(["test_env", "variant", *PAIR, "keep"], sort=False).head(examples)
+            .sort_index())
+
+
 def example_rows(decisions: pd.DataFrame, examples: int, seed: int) -> pd.DataFrame:
     """Per (variant, pair) of one dataset, decided under its first test domain (in input
     order): up to ``examples`` kept and ``examples`` dropped images, a seeded sample each,
@@ -141,7 +150,7 @@ def example_rows(decisions: pd.DataFrame, examples: int, seed: int) -> pd.DataFr
                    & (own["target_domain"] == tgt)]
         for keep in (True, False):
             part = pair[pair["keep"] == keep]
-            part = part.sample(n=min(examples, len(part)), random_state=seed)
+            part = part.sample(frac=1.0, random_state=seed).head(examples)
             part = part.sort_values("source_prob", ascending=not keep)
             picked.append(part.assign(row=r, slot=np.arange(len(part)) + (0 if keep else examples)))
     columns = [*decisions.columns, "row", "slot"]
