@@ -264,8 +264,8 @@ def test_accuracy_tables_show_each_filtered_row_after_its_twin() -> None:
                          "selection": "training_domain", "acc": 0.5 + 0.01 * k + 0.02 * t}
                         for k, m in enumerate(names) for t in range(2)])
     md, _ = tables.accuracy_tables(acc, {"D": ["a"]}, names)
-    rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| cdga")
-            or line.startswith("| erm")]
+    rows = [line.split("|")[1].strip() for line in md.splitlines()
+            if line.startswith(("| cdga", "| erm"))]
     assert rows == ["erm", "cdga_pg", "cdga_pg_filtered", "cdga_ig", "cdga_ig_filtered"]
     overview = tables.overview(acc, {"D": ["a"]}, names)
     measured = overview[overview["source"].str.startswith("measured")]["method"].tolist()
