@@ -61,7 +61,7 @@ def score(model: Classifier, manifest: pd.DataFrame, resolution: int, batch_size
     model = model.to(device).eval()
     loader = DataLoader(ShardImages(manifest, resolution), batch_size=batch_size,
                         num_workers=workers, shuffle=False)
-    labels = torch.as_tensor(manifest["class_index"].to_numpy(), dtype=torch.long)
+    labels = torch.tensor(manifest["class_index"].to_numpy(), dtype=torch.long)
     parts, start = [], 0
     for x in loader:
         prob = torch.softmax(model(x.to(device)), dim=1)
