@@ -81,7 +81,7 @@ def test_device_and_threads_are_execution_settings_that_rerun_nothing(finished_s
     threads = {"threads": 2}
     assert plan(finished_study, {"device": "cpu", "demo_ldm": threads, "generation": threads,
                                  "generation_quality": {"threads": 1}, "training": threads,
-                                 "analyses": threads, "filtering": {"threads": 1}}) == []
+                                 "analyses": threads, "filtering": threads}) == []
 
 
 def test_pg_guidance_scale_reruns_pg_generation_and_downstream(finished_study: Path) -> None:

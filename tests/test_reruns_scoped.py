@@ -35,7 +35,7 @@ def test_execution_settings_rerun_nothing(finished_study: Path) -> None:
     edit = {"device": "cpu",
             "training": {"eval_batch_size": 7, "cache_images": False, "num_workers": 1},
             "generation": {"batch_size": 3},
-            "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 1}}
+            "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 2}}
     assert plan(finished_study, edit) == []
 
 
