@@ -12,7 +12,7 @@ DOMAINS = ["photo", "art_painting", "cartoon", "sketch"]
 
 def test_registry_lists_the_study_methods() -> None:
     assert set(methods.METHODS) == {"erm", "cdga_pg", "cdga_ig", "ldm_within", "mixup_within",
-                                    "mixup_inter"}
+                                    "mixup_inter", "cdga_pg_filtered", "cdga_ig_filtered"}
     assert all(m.algorithm in algorithms.ALGORITHMS for m in methods.METHODS.values())
     with pytest.raises(KeyError, match="known"):
         methods.method("coral")

@@ -30,7 +30,7 @@ from snakemake.utils import update_config
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 from toy_runs import split_table, training_cfg
 
-from cdga import assembly, device, hparams, probe
+from cdga import assembly, device, filtering, hparams, probe
 from cdga.io import write_csv
 from cdga.networks import Classifier, save_model
 
@@ -214,6 +214,41 @@ def test_generation_quality(run_script, tmp_path: Path) -> None:
     # two scorers (domain, class): training batches, then validation and synthetic images
     assert len(classifiers) > 4
     assert_all_on_meta(record, "Classifier")
+
+
+def filter_scorer_job(toy_split: Path) -> Job:
+    root = toy_split.parent
+    scorer = {**config_block("filtering", "scorer"), "resolution": 8, "epochs": 1, "batch_size": 4}
+    return Job("filter_scorer", {"split": toy_split},
+               {"model": root / "scorer.pt", "rows": root / "scorer_rows.csv"},
+               {"scorer": scorer}, {"dataset": "Toy", "test_env": "c"})
+
+
+def test_filter_scorer(run_script, toy_split: Path) -> None:
+    record = run_script("filter_scorer.py", filter_scorer_job(toy_split))
+    assert sum(c.module == "Classifier" for c in record.calls) == 4  # 16 images, batches of 4
+    assert_all_on_meta(record, "Classifier")
+    rows = pd.read_csv(toy_split.parent / "scorer_rows.csv")
+    assert "c" not in set(rows["domain"]) and set(rows["split"]) == {"train"}
+
+
+def test_filter_synthetic(run_script, toy_split: Path) -> None:
+    root = toy_split.parent
+    table = pd.read_csv(toy_split)
+    torch.manual_seed(0)  # an untrained scorer, saved as rule filter_scorer saves it
+    save_model(root / "scorer.pt", Classifier("small_cnn", 2), resolution=8, test_env="c")
+    write_csv(root / "scorer_rows.csv", filtering.scorer_rows(table, "c", None, 0))
+    manifests = [str(make_shard(root, table, "Toy", "ig", s, t, 0)) for s, t in (("a", "b"), ("b", "a"))]
+    job = Job("filter_synthetic",
+              {"split": toy_split, "model": root / "scorer.pt", "rows": root / "scorer_rows.csv",
+               "shards": [m[:-4] + ".tar" for m in manifests], "manifests": manifests},
+              {"decisions": root / "ig.csv"}, {"rule": {"rule": "threshold", "threshold": 0.5}},
+              {"dataset": "Toy", "variant": "ig", "test_env": "c"})
+    job.config["filtering"] = job.config["filtering"] | {"eval_batch_size": 3}
+    record = run_script("filter_synthetic.py", job)
+    assert len([c for c in record.calls if c.module == "Classifier"]) == 6  # 16 images, batches of 3
+    assert_all_on_meta(record, "Classifier")
+    assert len(pd.read_csv(root / "ig.csv")) == 16
 
 
 def test_adversarial(run_script, toy_split: Path) -> None:

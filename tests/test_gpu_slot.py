@@ -26,6 +26,7 @@ PROFILE = REPO / "profiles" / "local"
 GPU_RULES = sorted(yaml.safe_load((PROFILE / "config.yaml").read_text())["set-resources"])
 SCRIPTS = {"train_demo_ldm": "train_demo_ldm.py", "generate": "generate.py",
            "generation_quality": "generation_quality.py", "train": "train.py",
+           "filter_scorer": "filter_scorer.py", "filter_synthetic": "filter_synthetic.py",
            "adversarial": "analysis_adversarial.py", "landscape": "analysis_landscape.py",
            "shift": "analysis_shift.py", "tsne": "analysis_tsne.py"}
 

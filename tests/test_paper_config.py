@@ -155,13 +155,19 @@ def test_paper_dag_plans_every_dataset_pair_and_run(tmp_path: Path, paper: dict)
         families += len(ds["variants"]) * n * (n - 1) + n  # ordered pairs per variant + within
         levels = {"erm": 1, "mixup_within": 1, "mixup_inter": 1, "ldm_within": 1,
                   "cdga_ig": 1 + len(scaling["levels"]),
-                  "cdga_pg": (1 + len(scaling["levels"])) if "pg" in ds["variants"] else 0}
+                  "cdga_pg": (1 + len(scaling["levels"])) if "pg" in ds["variants"] else 0,
+                  "cdga_ig_filtered": 1, "cdga_pg_filtered": int("pg" in ds["variants"])}
         runs += sum(levels[m] for m in paper["methods"]) * len(ds["test_envs"]) * trials
     assert counts["generate"] == families * gen["images_per_pair"] * gen["shards"]
     assert counts["train"] == runs
     assert all(counts[f"prepare_{name}"] == 1 for name in paper["datasets"])
     assert counts["split_dataset"] == len(paper["datasets"])
     assert counts["tsne"] == sum(len(paper["dataset_settings"][n]["test_envs"]) for n in paper["datasets"])
+    # the filter: a scorer per test domain, a keep list per (variant, test domain)
+    assert counts["filter_scorer"] == counts["tsne"]
+    assert counts["filter_synthetic"] == sum(len(paper["dataset_settings"][n]["test_envs"])
+                                             * len(paper["dataset_settings"][n]["variants"])
+                                             for n in paper["datasets"])
     assert "train_demo_ldm" not in counts and "make_demo_digits" not in counts
 
 

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +32,16 @@ class Job:
     reason: str
 
 
-def plan(workdir: Path, edit: dict | None = None) -> list[Job]:
-    """The jobs `snakemake -n` plans in ``workdir`` with ``edit`` merged over the test config."""
+def plan(workdir: Path, edit: dict | None = None, targets: Sequence[str] = ()) -> list[Job]:
+    """The jobs `snakemake -n` plans in ``workdir`` (for ``targets``, default all) with ``edit``
+    merged over the test config."""
     configs = [str(TEST_CONFIG)]
     if edit is not None:
         configs.append(str(workdir.parent / f"{workdir.name}-edit.yaml"))
         Path(configs[-1]).write_text(yaml.safe_dump(edit))
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory",
-                           str(workdir), "--configfile", *configs, "--cores", "2", "-n"],
+                           str(workdir), "--configfile", *configs, "--cores", "2", "-n",
+                           *targets],
                           capture_output=True, text=True, cwd=workdir, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
@@ -78,7 +81,7 @@ def test_device_and_threads_are_execution_settings_that_rerun_nothing(finished_s
     threads = {"threads": 2}
     assert plan(finished_study, {"device": "cpu", "demo_ldm": threads, "generation": threads,
                                  "generation_quality": {"threads": 1}, "training": threads,
-                                 "analyses": threads}) == []
+                                 "analyses": threads, "filtering": threads}) == []
 
 
 def test_pg_guidance_scale_reruns_pg_generation_and_downstream(finished_study: Path) -> None:
@@ -111,7 +114,7 @@ def test_training_lr_reruns_training_and_downstream_only(finished_study: Path) -
     assert planned["train"] == outputs(finished_study, "train/**/results.jsonl")
     assert all(j.reason.startswith(PARAMS_CHANGED) for j in jobs if j.rule == "train")
     assert not {"generate", "train_demo_ldm", "assemble", "make_demo_digits", "split_dataset",
-                "generation_quality"} & set(planned)
+                "generation_quality", "filter_scorer", "filter_synthetic"} & set(planned)
     assert {"tables", "adversarial", "landscape"} <= set(planned)
 
 

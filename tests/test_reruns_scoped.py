@@ -23,13 +23,35 @@ def test_mixup_alpha_reruns_only_the_mixup_runs_and_their_tables(finished_study:
 
 def test_synthetic_ratio_reruns_only_the_synthetic_methods(finished_study: Path) -> None:
     jobs = plan(finished_study, {"training": {"synthetic_ratio": 0.25}})
-    assert _trained(jobs) == {"cdga_pg", "cdga_ig", "ldm_within"}  # erm and the Mixups have none
+    # erm and the Mixups have none
+    assert _trained(jobs) == {"cdga_pg", "cdga_ig", "ldm_within", "cdga_pg_filtered",
+                              "cdga_ig_filtered"}
     assert all(j.reason.startswith(PARAMS_CHANGED) for j in jobs if j.rule == "train")
-    assert not {"generate", "assemble", "generation_quality", "train_demo_ldm"} & set(rules(jobs))
+    assert not {"generate", "assemble", "generation_quality", "train_demo_ldm", "filter_scorer",
+                "filter_synthetic"} & set(rules(jobs))
 
 
 def test_execution_settings_rerun_nothing(finished_study: Path) -> None:
     edit = {"device": "cpu",
             "training": {"eval_batch_size": 7, "cache_images": False, "num_workers": 1},
-            "generation": {"batch_size": 3}}
+            "generation": {"batch_size": 3},
+            "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 2}}
     assert plan(finished_study, edit) == []
+
+
+def test_filter_threshold_reruns_only_the_filter_the_filtered_runs_and_their_readers(
+        finished_study: Path) -> None:
+    jobs = plan(finished_study, {"filtering": {"threshold": 0.1}})
+    assert set(rules(jobs)) == {"filter_synthetic", "assemble", "train", "tables",
+                                "scaling_figure", "filter_summary"}
+    filtered = {"cdga_pg_filtered", "cdga_ig_filtered"}
+    assert _trained(jobs) == filtered  # the scorer, generation and the other runs stay
+    assert {j.wildcards["method"] for j in jobs if j.rule == "assemble"} == filtered
+    assert {j.wildcards["variant"] for j in jobs if j.rule == "filter_synthetic"} == {"pg", "ig"}
+    assert all(j.reason.startswith(PARAMS_CHANGED) for j in jobs if j.rule == "filter_synthetic")
+    assert all(INPUT_UPDATED in j.reason for j in jobs
+               if j.rule not in ("filter_synthetic", "all"))
+
+
+def test_the_inactive_filter_rules_value_reruns_nothing(finished_study: Path) -> None:
+    assert plan(finished_study, {"filtering": {"top_share": 0.5}}) == []  # rule is threshold

@@ -42,6 +42,7 @@ def test_methods_without_their_variant_are_skipped(tmp_path: Path) -> None:
                     "-n").stdout
     trained = {line.split("method=")[1].split(",")[0] for line in out.splitlines()
                if "wildcards:" in line and "method=" in line and "trial=" in line}
-    assert trained == {"erm", "cdga_ig", "ldm_within", "mixup_within", "mixup_inter"}
+    assert trained == {"erm", "cdga_ig", "ldm_within", "mixup_within", "mixup_inter",
+                       "cdga_ig_filtered"}
     assert "results/synthetic/DemoDigits/ig/cartoon--cartoon/rep0/shard0.csv" in out
     assert "/pg/" not in out and "photo--" not in out and "--photo" not in out

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cdga import hparams, methods, registry, variants
+from cdga import filtering, hparams, methods, registry, variants
 from cdga.schedulers import SCHEDULERS
 from cdga.shards import IMAGE_FORMATS
 
@@ -24,13 +24,14 @@ def _key(path: Any) -> str:
 
 
 def registry_defs() -> dict[str, dict]:
-    """The schema's $defs of registered names: methods, synthetic methods, dataset names, the
-    datasets cdga.download can fetch, the generation variants, the schedulers and the shard
-    image formats."""
+    """The schema's $defs of registered names: methods, synthetic methods, filter rules,
+    dataset names, the datasets cdga.download can fetch, the generation variants, the
+    schedulers and the shard image formats."""
     return {
         "variant": {"enum": list(variants.VARIANTS)},
         "method": {"enum": list(methods.METHODS)},
         "synthetic_method": {"enum": [m for m, spec in methods.METHODS.items() if spec.synthetic]},
+        "filter_rule": {"enum": list(filtering.RULES)},
         "dataset_name": {"type": "string", "pattern": f"^{registry.NAME.pattern}$"},
         "downloadable": {"enum": registry.downloadable()},
         "scheduler": {"enum": list(SCHEDULERS)},

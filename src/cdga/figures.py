@@ -166,3 +166,35 @@ def tsne(points: pd.DataFrame, title: str) -> Figure:
 def figure_paths(directory: str | os.PathLike, stem: str) -> tuple[Path, Path]:
     """``(<dir>/<stem>.png, <dir>/<stem>.pdf)``."""
     return Path(directory) / f"{stem}.png", Path(directory) / f"{stem}.pdf"
+
+
+def filter_examples(picks: pd.DataFrame, examples: int, resolution: int, title: str) -> Figure:
+    """Kept (left) and dropped (right) synthetic images per (variant, pair), from
+    ``cdga.filtering.example_rows``; each titled with its source-class probability."""
+    from PIL import Image
+
+    from cdga.shards import TarShard
+
+    style()
+    rows = picks.drop_duplicates("row").sort_values("row")
+    fig, axes = plt.subplots(max(len(rows), 1), 2 * examples, squeeze=False,
+                             figsize=(0.95 * 2 * examples, 1.05 * max(len(rows), 1) + 0.4))
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_frame_on(False)
+    tars: dict[str, TarShard] = {}
+    for pick in picks.itertuples():
+        tar = tars.setdefault(pick.shard, TarShard(pick.shard))
+        ax = axes[pick.row, pick.slot]
+        image = tar.image(pick.member).resize((resolution, resolution), Image.BICUBIC)
+        ax.imshow(np.asarray(image))
+        ax.set_title(f"{'kept' if pick.keep else 'dropped'} {pick.source_prob:.2f}", fontsize=6,
+                     color="black" if pick.keep else "firebrick")
+    for row in rows.itertuples():
+        axes[row.row, 0].set_ylabel(f"{row.variant.upper()} {row.source_domain}\n→ "
+                                    f"{row.target_domain}\n(test {row.test_env})", fontsize=6,
+                                    rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout(pad=0.2)
+    return fig

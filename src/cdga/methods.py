@@ -7,23 +7,28 @@ algorithm (``cdga.algorithms.ALGORITHMS``) learns from the minibatches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class Method:
     """``synthetic``: None (real only), 'cross' (pairs i->j, i != j) or 'within' (pairs i->i).
-    ``variant``: the generation variant used ('pg', 'ig'), or 'first' for the dataset's first."""
+    ``variant``: the generation variant used ('pg', 'ig'), or 'first' for the dataset's first.
+    ``filtered``: train only on the synthetic images the filter stage keeps (cdga.filtering)."""
 
     algorithm: str
     synthetic: str | None = None
     variant: str | None = None
+    filtered: bool = False
 
 
 METHODS: dict[str, Method] = {
     "erm": Method("ERM"),
     "cdga_pg": Method("ERM", synthetic="cross", variant="pg"),
     "cdga_ig": Method("ERM", synthetic="cross", variant="ig"),
+    # the ablation: the same pairs, minibatch share and steps, only the kept synthetic images
+    "cdga_pg_filtered": Method("ERM", synthetic="cross", variant="pg", filtered=True),
+    "cdga_ig_filtered": Method("ERM", synthetic="cross", variant="ig", filtered=True),
     "ldm_within": Method("ERM", synthetic="within", variant="first"),
     "mixup_within": Method("MixupWithin"),  # the VRM baseline; no DomainBed counterpart
     "mixup_inter": Method("MixupInter"),    # DomainBed's Mixup
@@ -36,6 +41,29 @@ def method(name: str) -> Method:
         return METHODS[name]
     except KeyError:
         raise KeyError(f"unknown method {name!r}; known: {sorted(METHODS)}") from None
+
+
+def unfiltered_twin(name: str) -> str | None:
+    """The registered method that ``name`` filters (same fields, ``filtered`` off); None for
+    a method that is not filtered."""
+    spec = method(name)
+    if not spec.filtered:
+        return None
+    twin = replace(spec, filtered=False)
+    return next(n for n, s in METHODS.items() if s == twin)
+
+
+def beside_twins(names: Sequence[str]) -> list[str]:
+    """``names`` in order, each filtered method moved to just after its unfiltered twin when
+    that is among ``names`` (so tables show the ablation's rows side by side)."""
+    twins = {n: unfiltered_twin(n) for n in names}
+    placed = [n for n in names if twins[n] not in names]
+    for name in [n for n in names if twins[n] in names]:
+        at = placed.index(twins[name]) + 1
+        while at < len(placed) and twins.get(placed[at]) == twins[name]:
+            at += 1
+        placed.insert(at, name)
+    return placed
 
 
 def variant(name: str, dataset_variants: Sequence[str]) -> str | None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cdga import registry, selection
+from cdga.methods import beside_twins
 
 # DomainBed (Gulrajani & Lopez-Paz, 2021), ResNet-50, training-domain validation, average
 # accuracy over test domains, per algorithm and dataset (the registry entries' ``reported``).
@@ -128,7 +129,9 @@ def latex(table: pd.DataFrame, title: str) -> str:
 
 def accuracy_tables(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
                     methods: Sequence[str]) -> tuple[str, str]:
-    """Markdown and LaTeX documents: one table per dataset and selection rule."""
+    """Markdown and LaTeX documents: one table per dataset and selection rule; a filtered
+    method's row follows its unfiltered twin's."""
+    methods = beside_twins(methods)
     md, tex = [], []
     for dataset, envs in test_envs.items():
         for name, title in SELECTION_TITLES.items():
@@ -149,7 +152,9 @@ def overview(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
              methods: Sequence[str]) -> pd.DataFrame:
     """Cross-dataset table (training-domain validation, average over test domains, %):
     each DomainBed reported row followed by its measured counterpart (``COUNTERPARTS``), then
-    the measured methods that have none; 'source' labels every row."""
+    the measured methods that have none (a filtered one after its unfiltered twin); 'source'
+    labels every row."""
+    methods = beside_twins(methods)
     datasets = list(dict.fromkeys([*test_envs, *(d for v in REPORTED_DOMAINBED.values() for d in v)]))
     main = acc[acc["selection"] == "training_domain"]
 

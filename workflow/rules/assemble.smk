@@ -8,10 +8,12 @@ wildcard_constraints:
 
 
 rule assemble:
-    """Real images of every domain (train/val/test roles) plus the method's synthetic images."""
+    """Real images of every domain (train/val/test roles) plus the method's synthetic images
+    (a filtered method's: those its filter job keeps)."""
     input:
         split=lambda wc: split_table(wc.dataset),
         synthetic=assembly_synthetic,
+        keep=assembly_keep,  # filtered methods: the filter stage's decisions
     params:
         variant=lambda wc: methods.variant(wc.method, settings(wc.dataset)["variants"]),
     output:

@@ -136,6 +136,64 @@ def assembly_synthetic(wildcards):
     return synthetic_manifests(wildcards.dataset, variant, pairs, level)
 
 
+# ---------------------------------------------------------------- filtering
+FILTER_DIR = f"{RESULTS}/filter"
+
+
+def filter_scorer(dataset, test_env):
+    """The filter's scorer of one test domain and its training rows (rule filter_scorer)."""
+    base = f"{FILTER_DIR}/{dataset}/{test_env}"
+    return {"model": f"{base}/scorer.pt", "rows": f"{base}/scorer_rows.csv"}
+
+
+def filter_decisions(dataset, variant, test_env):
+    """Scores and keep/drop decision per synthetic image of one filter job."""
+    return f"{FILTER_DIR}/{dataset}/{test_env}/{variant}.csv"
+
+
+def filtered_methods(dataset, variant):
+    """The configured filtered methods (cdga.methods: filtered) that run on ``dataset`` with
+    generation ``variant``."""
+    variants = settings(dataset)["variants"]
+    return [m for m in dataset_methods(dataset)
+            if methods.method(m).filtered and methods.variant(m, variants) == variant]
+
+
+def filter_jobs():
+    """(dataset, variant, test domain) of every filter job that a configured run reads."""
+    return [(ds, v, t) for ds in config["datasets"] for v in settings(ds)["variants"]
+            if filtered_methods(ds, v) for t in settings(ds)["test_envs"]]
+
+
+def filter_manifests(dataset, variant, test_env):
+    """The shard manifests one filter job scores: the pairs of its filtered methods at this
+    test domain, reps 0 .. their highest scale level - 1."""
+    names = filtered_methods(dataset, variant)
+    if not names:
+        raise ValueError(f"no configured filtered method runs on {dataset} with variant "
+                         f"{variant!r}")
+    reps = max(max(method_levels(m)) for m in names)
+    if reps > config["generation"]["images_per_pair"]:
+        raise ValueError(f"scale level {reps} (config scaling) of {names} exceeds "
+                         f"generation.images_per_pair {config['generation']['images_per_pair']}")
+    pairs = dict.fromkeys(p for m in names for p in methods.synthetic_pairs(
+        m, domains(dataset), test_env))
+    return synthetic_manifests(dataset, variant, list(pairs), reps)
+
+
+def filter_datasets():
+    """The configured datasets with filter jobs, in config order."""
+    return list(dict.fromkeys(ds for ds, _, _ in filter_jobs()))
+
+
+def assembly_keep(wildcards):
+    """The keep list that a filtered method's assembly applies; none for other methods."""
+    if not methods.method(wildcards.method).filtered:
+        return []
+    variant = methods.variant(wildcards.method, settings(wildcards.dataset)["variants"])
+    return [filter_decisions(wildcards.dataset, variant, wildcards.test_env)]
+
+
 # ---------------------------------------------------------------- training
 def method_levels(method):
     """Scale levels a method runs at: 0 for real-only methods, else the default (+ scaling)."""

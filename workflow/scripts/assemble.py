@@ -3,12 +3,16 @@
 import pandas as pd
 from _logging import setup
 
-from cdga import assembly, io, methods, registry
+from cdga import assembly, filtering, io, methods, registry
 
 log = setup(snakemake)  # noqa: F821
 wc = snakemake.wildcards  # noqa: F821
 split = pd.read_csv(snakemake.input.split)  # noqa: F821
 synthetic = assembly.read_synthetic(snakemake.input.synthetic)  # noqa: F821
+for keep in snakemake.input.keep:  # noqa: F821  (filtered methods: one keep list)
+    before = len(synthetic)
+    synthetic = filtering.kept(synthetic, pd.read_csv(keep, keep_default_na=False), keep)
+    log.info("keep list %s: %d of %d synthetic images kept", keep, len(synthetic), before)
 cfg = snakemake.config  # noqa: F821
 domains = registry.resolve(wc.dataset, cfg["dataset_settings"][wc.dataset], cfg["datasets_root"]).domains
 pairs = methods.synthetic_pairs(wc.method, domains, wc.test_env)

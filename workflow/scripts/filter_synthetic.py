@@ -1,0 +1,34 @@
+"""Rule filter_synthetic: score one (dataset, variant, test domain)'s synthetic images with its
+scorer and keep or drop each by the config's rule."""
+
+from _logging import setup
+
+from cdga import gpu_slot
+
+log = setup(snakemake)  # noqa: F821
+gpu_slot.select(snakemake.resources)  # noqa: F821  (profiles/local: one GPU per job)
+# torch comes after the GPU is chosen: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
+import pandas as pd
+import torch
+
+from cdga import data, device, filtering
+from cdga import filter_scorer as scorer
+from cdga.assembly import read_synthetic
+from cdga.io import write_csv
+
+sm = snakemake  # noqa: F821
+wc = sm.wildcards
+torch.set_num_threads(sm.threads)
+cfg = sm.config["filtering"]  # execution settings only: eval_batch_size, num_workers
+split = pd.read_csv(sm.input.split)
+synthetic = read_synthetic(sm.input.manifests)
+filtering.check_scorer_rows(pd.read_csv(sm.input.rows), split, wc.test_env, synthetic)
+model, resolution = scorer.load(sm.input.model)
+scores = scorer.score(model, synthetic, resolution, cfg["eval_batch_size"],
+                      data.num_workers(cfg["num_workers"]), device.resolve(sm.config["device"]))
+scores = scores.assign(dataset=wc.dataset, test_env=wc.test_env,
+                       keep=filtering.decide(scores, sm.params.rule).to_numpy())
+write_csv(sm.output[0], scores[filtering.DECISION_COLUMNS])
+shares = filtering.kept_shares(scores, filtering.PAIR)
+log.info("rule %s: kept %d of %d\n%s", sm.params.rule, int(scores["keep"].sum()), len(scores),
+         shares.to_string(index=False))
