@@ -38,7 +38,7 @@ def test_variants_and_skipped_methods() -> None:
     with pytest.raises(ValueError, match="needs variant 'pg'"):
         methods.variant("cdga_pg", ["ig"])
     ig_only = [m for m in methods.METHODS if methods.runs_on(m, ["ig"])]
-    assert ig_only == ["erm", "cdga_ig", "ldm_within", "mixup_within", "mixup_inter"]
+    assert ig_only == ["erm", "cdga_ig", "cdga_ig_filtered", "ldm_within", "mixup_within", "mixup_inter"]
     assert methods.first_runnable(["cdga_pg", "cdga_ig"], ["pg", "ig"]) == "cdga_pg"
     assert methods.first_runnable(["cdga_pg", "cdga_ig"], ["ig"]) == "cdga_ig"
     with pytest.raises(ValueError, match=r"none of the methods \['cdga_pg'\]"):
