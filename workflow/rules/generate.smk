@@ -30,7 +30,7 @@ rule generate:
     params:
         settings=prompt_settings,
         generation=lambda wc: {**{k: GEN[k] for k in SHARED_GEN_KEYS}, wc.variant: GEN[wc.variant]},
-        shards=GEN["shards"],
+        shards=lambda wc: shard_count(wc.dataset),
         ldm=config["ldm"],
     threads: GEN["threads"]
     log:
