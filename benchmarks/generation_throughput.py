@@ -14,7 +14,7 @@ Both pipelines carry the same random weights (weights do not change the speed), 
 ``--arch demo`` is the demo LDM's architecture (config/config.yaml) at the demo's PG settings;
 ``--arch sd15`` is Stable Diffusion v1.5's (UNet 860 M, VAE 84 M, CLIP ViT-L/14 text encoder) at
 the paper settings (512 px, 50 steps, strength 0.6, guidance 7.5). On CUDA the UNet's own rate
-is also timed and set against the GPU's dense bf16 peak. ``--levers`` adds the effect of each
+is also timed and set against the GPU's dense bf16 peak. ``--levers`` measures instead the effect of each
 GPU lever of the production path: the fp16 weight variant (bytes and seconds to load),
 channels-last off against on, ``torch.compile`` of the UNet (``--no-compile`` skips it) and the
 batch size (the one that fits the GPU's memory, and a sweep).
@@ -227,7 +227,15 @@ def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, 
     rows.append({"lever": "memory format", "setting": "contiguous" if layout != "contiguous" else "channels-last",
                  "value": f"{pipeline_rate(other, plan, params):.3f} images/s"})
     del other
-    if not args.no_compile:
+    if device.type == "cuda":
+        fits = fitting_batch_size(pipe, params)
+        rows.append({"lever": "batch size", "setting": "auto_batch_size picks", "value": str(fits)})
+        for size in sorted({2 * params.batch_size, fits} - {params.batch_size}):
+            if size <= fits:
+                sized = replace(params, batch_size=size)
+                rate = pipeline_rate(pipe, source_rows(plan, max(size, len(plan))), sized)
+                rows.append({"lever": "batch size", "setting": str(size), "value": f"{rate:.3f} images/s"})
+    if not args.no_compile:  # last: the memory probe above would compile its own shapes
         reference = run_batch(pipe, plan.iloc[: params.batch_size], params)
         ldm.compile_unet(pipe)
         start = time.perf_counter()
@@ -238,21 +246,39 @@ def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, 
         diff = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(reference, compiled))
         rows.append({"lever": "torch.compile (UNet)", "setting": f"first call {compiling:.0f} s",
                      "value": f"{rate:.3f} images/s, images within {diff} grey levels of eager"})
-        pipe = ldm.load_pipeline(str(model), device, args.dtype, scheduler=args.scheduler)
-    if device.type == "cuda":
-        fits = fitting_batch_size(pipe, params)
-        rows.append({"lever": "batch size", "setting": "auto_batch_size picks", "value": str(fits)})
-        for size in sorted({8, 32, fits} - {params.batch_size}):
-            if size <= fits:
-                sized = replace(params, batch_size=size)
-                rate = pipeline_rate(pipe, source_rows(plan, max(size, len(plan))), sized)
-                rows.append({"lever": "batch size", "setting": str(size), "value": f"{rate:.3f} images/s"})
     return rows
 
 
 def source_rows(plan: pd.DataFrame, n: int) -> pd.DataFrame:
     """``n`` plan rows: the plan's, repeated as needed (the rate does not depend on which)."""
     return plan.iloc[np.arange(n) % len(plan)]
+
+
+def throughput_lines(tmp: Path, project, plan: pd.DataFrame, params: GenerationParams, args) -> list[str]:
+    """The table of pipeline-only, end-to-end and naive images/s, and their ratios."""
+    device = project.device
+    only = pipeline_rate(project, plan, params)
+    overlapped = end_to_end_rate(project, plan, params, tmp / "overlapped", args.workers)
+    serial = end_to_end_rate(project, plan, params, tmp / "serial", 0)
+    naive = StableDiffusionImg2ImgPipeline.from_pretrained(tmp / "pipeline", dtype=torch.float32).to(device)
+    naive.scheduler = ldm.make_scheduler(args.scheduler, naive.scheduler.config)
+    naive.set_progress_bar_config(disable=True)
+    slow = naive_rate(naive, plan.head(args.naive_images or args.images), params)
+    del naive
+    precision = str(project.unet.dtype).replace("torch.", "")
+    rows = [{"path": f"pipeline only: batch {params.batch_size}, {precision}", "images/s": round(only, 3)},
+            {"path": f"end to end (generate_shard, {args.workers} workers)", "images/s": round(overlapped, 3)},
+            {"path": "end to end, serial (0 workers)", "images/s": round(serial, 3)},
+            {"path": "naive: batch 1, float32", "images/s": round(slow, 3)}]
+    lines = [pd.DataFrame(rows).to_string(index=False), "",
+             (f"end to end / pipeline only: {overlapped / only:.1%} overlapped, {serial / only:.1%} serial "
+              "(goal >= 95 %)"),
+             f"ratio project / naive: {overlapped / slow:.2f}x (end to end against the naive loop)"]
+    if device.type == "cuda":
+        tflops, share = unet_utilisation(project, 2 * params.batch_size, project.text_encoder.config.max_position_embeddings)
+        lines.append(f"UNet alone at batch {2 * params.batch_size} (guidance doubles it): "
+                     f"{tflops:.0f} TFLOP/s, {share:.0%} of the bf16 dense peak")
+    return lines
 
 
 def main() -> None:
@@ -266,7 +292,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--resolution", type=int)
     parser.add_argument("--workers", type=int, default=2, help="generate_shard's threads (end to end)")
-    parser.add_argument("--levers", action="store_true", help="measure each GPU lever's effect too")
+    parser.add_argument("--levers", action="store_true", help="measure each GPU lever's effect instead")
     parser.add_argument("--no-compile", action="store_true", help="with --levers: skip torch.compile")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path)
@@ -284,34 +310,15 @@ def main() -> None:
         save_random_pipeline(args.arch, config, tmp / "pipeline", variant=args.levers)
         plan = source_plan(tmp, args.images, params)
         project = ldm.load_pipeline(str(tmp / "pipeline"), device, args.dtype, scheduler=args.scheduler)
-        naive = StableDiffusionImg2ImgPipeline.from_pretrained(tmp / "pipeline", dtype=torch.float32).to(device)
-        naive.scheduler = ldm.make_scheduler(args.scheduler, naive.scheduler.config)
-        naive.set_progress_bar_config(disable=True)
-        only = pipeline_rate(project, plan, params)
-        overlapped = end_to_end_rate(project, plan, params, tmp / "overlapped", args.workers)
-        serial = end_to_end_rate(project, plan, params, tmp / "serial", 0)
-        slow = naive_rate(naive, plan.head(args.naive_images or args.images), params)
-        del naive
-        precision = str(project.unet.dtype).replace("torch.", "")
-        rows = [{"path": f"pipeline only: batch {params.batch_size}, {precision}", "images/s": round(only, 3)},
-                {"path": f"end to end (generate_shard, {args.workers} workers)", "images/s": round(overlapped, 3)},
-                {"path": "end to end, serial (0 workers)", "images/s": round(serial, 3)},
-                {"path": "naive: batch 1, float32", "images/s": round(slow, 3)}]
-        lines = [header(f"img2img generation throughput, {args.arch} architecture",
-                        {**settings, "scheduler": args.scheduler, "workers": args.workers, "threads": args.threads,
-                         "images": args.images}), "",
-                 pd.DataFrame(rows).to_string(index=False), "",
-                 (f"end to end / pipeline only: {overlapped / only:.1%} overlapped, {serial / only:.1%} serial "
-                 "(goal >= 95 %)"),
-                 f"ratio project / naive: {overlapped / slow:.2f}x (end to end against the naive loop)"]
-        if device.type == "cuda":
-            tflops, share = unet_utilisation(project, 2 * params.batch_size, project.text_encoder.config.max_position_embeddings)
-            lines.append(f"UNet alone at batch {2 * params.batch_size} (guidance doubles it): "
-                         f"{tflops:.0f} TFLOP/s, {share:.0%} of the bf16 dense peak")
+        title = f"img2img generation {'levers' if args.levers else 'throughput'}, {args.arch} architecture"
+        lines = [header(title, {**settings, "scheduler": args.scheduler, "workers": args.workers,
+                                "threads": args.threads, "images": args.images}), ""]
         if args.levers:
             levers = lever_rows(tmp / "pipeline", project, plan, params, args)
-            lines += ["", ("GPU levers of the production path (pipeline only, batch "
-                      f"{params.batch_size} unless the row sets it):"), "", pd.DataFrame(levers).to_string(index=False)]
+            lines += [(f"GPU levers of the production path (pipeline only, batch {params.batch_size} unless "
+                      "the row sets it):"), "", pd.DataFrame(levers).to_string(index=False)]
+        else:
+            lines += throughput_lines(tmp, project, plan, params, args)
     emit(lines, args.out)
 
 
