@@ -324,9 +324,12 @@ def test_channels_last_weights_generate_the_same_images(tmp_path: Path, table: p
 
 
 def test_compiled_unet_generates_the_same_images(tmp_path: Path, table: pd.DataFrame) -> None:
+    """The compile path up to the backend: TorchDynamo traces the UNet into graphs that the
+    'eager' backend runs. Inductor's code generation (the production backend) takes about 4
+    minutes for even this tiny UNet on a 2-core CPU; benchmarks/gpu_check.sh runs it on a GPU."""
     model = str(save_tiny_pipeline(tmp_path / "pipe"))
     plain, compiled = load_pipeline(model, "cpu"), load_pipeline(model, "cpu")
-    compile_unet(compiled)
+    compile_unet(compiled, backend="eager")
     traced = []
     compiled.unet.register_forward_pre_hook(lambda module, args: traced.append(torch.compiler.is_compiling()))
     rows, p = plan(table, "pg"), params("pg", batch_size=6)

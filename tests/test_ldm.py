@@ -6,6 +6,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import huggingface_hub
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,7 +82,7 @@ def test_half_precision_reads_the_fp16_variant_where_there_is_one(tiny_pipe_dir:
     with_variant, without = str(both), str(tiny_pipe_dir)
     if where == "hub":  # offline, from the cache: the way cluster jobs read hub models
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at import
         with_variant = cached_hub_model(both, "both", tmp_path / "hub")
         without = cached_hub_model(tiny_pipe_dir, "plain", tmp_path / "hub")
     full = load_weights(without, torch.float32).unet.conv_in.weight

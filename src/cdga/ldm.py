@@ -138,8 +138,8 @@ def load_pipeline(model: str, device: torch.device | str = "cpu", dtype: str = "
     return pipe
 
 
-def compile_unet(pipe: StableDiffusionImg2ImgPipeline) -> None:
+def compile_unet(pipe: StableDiffusionImg2ImgPipeline, backend: str = "inductor") -> None:
     """``torch.compile`` the pipeline's UNet in place, for fixed shapes: its first call at each
     batch size compiles (a job's full batches and its last, smaller one). Kernel fusion changes
     results only in the last bits of the float arithmetic."""
-    pipe.unet.compile(dynamic=False)
+    pipe.unet.compile(dynamic=False, backend=backend)
