@@ -125,9 +125,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def warm_up(pipe, params: GenerationParams) -> None:
-    """One one-step pipeline call at the batch shape (CUDA context, kernels, allocator, compiling)."""
-    n, size = params.batch_size, params.resolution
+def warm_up(pipe, params: GenerationParams, n: int) -> None:
+    """One one-step pipeline call of ``n`` images (CUDA context, kernels, allocator, compiling)."""
+    size = params.resolution
     pipe(prompt=[PROMPT.format("one")] * n, image=[Image.new("RGB", (size, size))] * n, strength=1.0,
          guidance_scale=params.guidance_scale, num_inference_steps=1, output_type="pt")
     sync(pipe.device)
@@ -137,7 +137,7 @@ def pipeline_rate(pipe, plan: pd.DataFrame, params: GenerationParams) -> float:
     """Images/s of the pipeline calls alone, their inputs prepared beforehand, after a warm-up."""
     inputs = [prepare_batch(pipe, plan.iloc[s : s + params.batch_size], params)
               for s in range(0, len(plan), params.batch_size)]
-    warm_up(pipe, params)
+    warm_up(pipe, params, len(inputs[0]["prompt"]))
     start = time.perf_counter()
     for batch in inputs:
         run_pipeline(pipe, batch)
@@ -147,7 +147,7 @@ def pipeline_rate(pipe, plan: pd.DataFrame, params: GenerationParams) -> float:
 
 def end_to_end_rate(pipe, plan: pd.DataFrame, params: GenerationParams, out: Path, workers: int) -> float:
     """Images/s of ``generate_shard`` (sources on disk to shard and manifest), after a warm-up."""
-    warm_up(pipe, params)
+    warm_up(pipe, params, min(params.batch_size, len(plan)))
     start = time.perf_counter()
     generate_shard(pipe, plan, params, "bench", out / "shard0.tar", out / "shard0.csv", progress=False,
                    workers=workers)
@@ -239,7 +239,7 @@ def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, 
         reference = run_batch(pipe, plan.iloc[: params.batch_size], params)
         ldm.compile_unet(pipe)
         start = time.perf_counter()
-        warm_up(pipe, params)
+        warm_up(pipe, params, min(params.batch_size, len(plan)))
         compiling = time.perf_counter() - start
         rate = pipeline_rate(pipe, plan, params)
         compiled = run_batch(pipe, plan.iloc[: params.batch_size], params)
