@@ -35,6 +35,16 @@ LIMIT_S = 30.0
 # Images per dataset as reported by DomainBed (Gulrajani & Lopez-Paz, ICLR 2021, Table 1).
 REPORTED_IMAGES = {"PACS": 9_991, "VLCS": 10_729, "OfficeHome": 15_588,
                    "TerraIncognita": 24_788, "DomainNet": 586_575}
+# Images per domain in the DomainBed layout (TerraIncognita's sum to 24,330 of the 24,788 above).
+DOMAIN_IMAGES = {
+    "PACS": {"art_painting": 2_048, "cartoon": 2_344, "photo": 1_670, "sketch": 3_929},
+    "VLCS": {"Caltech101": 1_415, "LabelMe": 2_656, "SUN09": 3_282, "VOC2007": 3_376},
+    "OfficeHome": {"Art": 2_427, "Clipart": 4_365, "Product": 4_439, "Real World": 4_357},
+    "TerraIncognita": {"location_100": 4_741, "location_38": 9_736, "location_43": 3_970,
+                       "location_46": 5_883},
+    "DomainNet": {"clipart": 48_129, "infograph": 51_605, "painting": 72_266, "quickdraw": 172_500,
+                  "real": 172_947, "sketch": 69_128},
+}
 # Throughput assumed for one NVIDIA A100 (an H100 is faster, a V100 slower); see README.
 UNET_STEPS_PER_S = 50.0  # SD v1.5 img2img, 512 px, fp16, batch 16, one step incl. CFG's 2 passes
 VAE_S_PER_IMAGE = 0.02   # encode the source (and the IG guide) and decode the result
@@ -111,11 +121,36 @@ def merged_config(configfile: Path) -> dict:
     return merge(demo, yaml.safe_load(configfile.read_text()))
 
 
+def seconds_per_image(gen: dict) -> float:
+    """A100 seconds per synthetic image under the throughput assumptions above."""
+    strength = max(gen["pg"]["strength"], gen["ig"]["strength"])
+    return max(1, int(strength * gen["steps"])) / UNET_STEPS_PER_S + VAE_S_PER_IMAGE
+
+
+def generation_jobs(config: dict, counts: dict[str, int]) -> list[tuple[str, int, int, str, str]]:
+    """(dataset, shards, generate jobs, images per job mean / max, A100 hours per job mean / max):
+    a job takes one shard of its source domain's training images."""
+    gen, rows, total = config["generation"], [], 0
+    keep = 1 - config["split"]["holdout_fraction"]
+    for ds in config["datasets"]:
+        own = config["dataset_settings"][ds]
+        shards = own.get("shards", gen["shards"])
+        pairs = methods.generation_pairs(config["methods"], domains(ds), own["variants"], own["test_envs"])
+        jobs = len(pairs) * gen["images_per_pair"] * shards
+        sizes = [DOMAIN_IMAGES[ds][src] * keep / shards for _, src, _ in pairs]
+        mean, top = statistics.mean(sizes), max(sizes)
+        hours = seconds_per_image(gen) / 3600
+        rows.append((ds, shards, jobs, f"{mean:,.0f} / {top:,.0f}", f"{mean * hours:.2f} / {top * hours:.2f}"))
+        total += jobs
+    if total != counts.get("generate", total):
+        raise SystemExit(f"{total} generate jobs counted here, but the DAG plans {counts['generate']}")
+    return rows
+
+
 def gpu_hours(config: dict, counts: dict[str, int]) -> list[tuple[str, str, str, float]]:
     """(stage, dataset, what is counted, A100 hours) under the throughput assumptions above."""
     gen, train, ana = config["generation"], config["training"], config["analyses"]
-    strength = max(gen["pg"]["strength"], gen["ig"]["strength"])
-    per_image = max(1, int(strength * gen["steps"])) / UNET_STEPS_PER_S + VAE_S_PER_IMAGE
+    per_image = seconds_per_image(gen)
     rows, runs = [], 0
     for ds in config["datasets"]:
         n_train = REPORTED_IMAGES[ds] * (1 - config["split"]["holdout_fraction"])
@@ -213,6 +248,15 @@ def main() -> None:
             *(f"| **{stage}** | all | | **{sum(h for s, _, _, h in estimate if s == stage):,.0f}** |"
               for stage in ("generation", "training")),
             f"| **total** | | | **{sum(h for *_, h in estimate):,.0f}** |",
+        ]
+        lines += [
+            "",
+            "Generation jobs per dataset (a job: one shard of a source domain's training images)",
+            "",
+            "| dataset | shards | generate jobs | images per job, mean / max | A100 hours per job, mean / max |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *(f"| {ds} | {shards} | {jobs:,} | {images} | {hours} |"
+              for ds, shards, jobs, images, hours in generation_jobs(merged_config(configfile), counts)),
         ]
         if args.cprofile:
             lines += ["", "```", profile(configfile, Path(tmp), args.cprofile).strip(), "```"]

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The ready GPU check (at most 8 minutes on one GPU): the paper-shaped study on the device,
-# then the generation and training throughput benchmarks at the paper's settings.
+# then the generation and training throughput benchmarks at the paper's settings, then the
+# effect of each generation lever (fp16 weight variant, channels-last, torch.compile, batch
+# size). The steps' time limits add up to 8 minutes; the levers come last, and a levers step
+# that runs out of time is reported, not fatal.
 #
 #   benchmarks/gpu_check.sh OUT [--device cuda|cpu] [--quick]
 #
@@ -47,7 +50,7 @@ mapfile -t configs < <("$python" tests/paper_study.py "$out/study_build")
 mkdir -p "$out/study"
 dry=()
 [ "$quick" = 1 ] && dry=(-n)
-timeout 300 "$python" -m snakemake -s "$repo/workflow/Snakefile" --directory "$out/study" \
+timeout 150 "$python" -m snakemake -s "$repo/workflow/Snakefile" --directory "$out/study" \
   --configfile "${configs[@]}" \
   --config device="$device" --cores all "${dry[@]}" > "$out/study.log" 2>&1
 if [ "$quick" = 0 ]; then
@@ -65,11 +68,13 @@ step "generation throughput"
 if [ "$quick" = 1 ]; then
   arch=demo
   gen=(--images 4 --naive-images 2 --steps 2)
+  levers=(--no-compile)  # compiling even the demo UNet takes minutes on a CPU; tests cover the path
 else
   arch=sd15
-  gen=(--images 64 --naive-images 8)
+  gen=(--images 32 --naive-images 4)
+  levers=()
 fi
-timeout 240 "$python" benchmarks/generation_throughput.py --arch "$arch" "${gen[@]}" \
+timeout 120 "$python" benchmarks/generation_throughput.py --arch "$arch" "${gen[@]}" \
   --out "$out/generation_throughput_${arch}_$device.txt"
 
 step "training throughput"
@@ -78,6 +83,10 @@ if [ "$quick" = 1 ]; then
 else
   train=(--steps 40)
 fi
-timeout 180 "$python" benchmarks/training_throughput.py "${train[@]}" \
+timeout 90 "$python" benchmarks/training_throughput.py "${train[@]}" \
   --out "$out/training_throughput_$device.txt"
+
+step "generation levers"
+timeout 120 "$python" benchmarks/generation_throughput.py --arch "$arch" "${gen[@]}" --levers "${levers[@]}" \
+  --out "$out/generation_levers_${arch}_$device.txt" || step "generation levers: stopped (exit $?)"
 step "done"

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 
 from cdga import generation as gen
 from cdga import methods
-from cdga.ldm import load_pipeline
+from cdga.ldm import compile_unet, load_pipeline
 from cdga.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
 
 CONFIG = {
@@ -154,9 +156,17 @@ def test_ig_guides_are_same_class_training_images_of_the_target(table: pd.DataFr
 
 
 # ---------------------------------------------------------------- generation
-def run(pipe, rows: pd.DataFrame, p: gen.GenerationParams, out: Path) -> Path:
-    gen.generate_shard(pipe, rows, p, "tiny", out / "shard0.tar", out / "shard0.csv", progress=False)
+def run(pipe, rows: pd.DataFrame, p: gen.GenerationParams, out: Path, workers: int = 2) -> Path:
+    gen.generate_shard(pipe, rows, p, "tiny", out / "shard0.tar", out / "shard0.csv", progress=False,
+                       workers=workers)
     return out / "shard0.tar"
+
+
+def same_bytes(one: Path, other: Path) -> None:
+    """The shard tar and manifest in folder ``one`` are byte for byte those in ``other``
+    (the manifest names its own shard's path)."""
+    for name in ("shard0.tar", "shard0.csv"):
+        assert (other / name).read_bytes() == (one / name).read_bytes().replace(str(one).encode(), str(other).encode())
 
 
 @pytest.mark.parametrize("variant", ["pg", "ig"])
@@ -194,13 +204,53 @@ def test_manifest_records_every_image_and_parameter(pipe, table: pd.DataFrame, t
     assert not (tmp_path / "shard0.partial").exists()
 
 
+@pytest.mark.parametrize(("variant", "mix_space"), [("pg", None), ("ig", "latent"), ("ig", "pixel")])
+def test_overlapped_batches_write_the_serial_bytes(pipe, table: pd.DataFrame, tmp_path: Path,
+                                                   variant: str, mix_space: str | None) -> None:
+    change = {"batch_size": 2} | ({"mix_space": mix_space} if mix_space else {})
+    rows, p = plan(table, variant, **change), params(variant, **change)
+    run(pipe, rows, p, tmp_path / "serial", workers=0)
+    for workers in (1, 3):
+        run(pipe, rows, p, tmp_path / f"workers{workers}", workers=workers)
+        same_bytes(tmp_path / "serial", tmp_path / f"workers{workers}")
+
+
+def test_the_next_batch_is_read_while_the_pipeline_runs(pipe, table: pd.DataFrame, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows, p = plan(table, "pg", batch_size=2), params("pg", batch_size=2)
+    read = {path: threading.Event() for path in rows["source_path"]}
+    readers = set()
+    load = gen.load_image
+
+    def loading(path: str, resolution: int):
+        readers.add(threading.current_thread().name)
+        read[path].set()
+        return load(path, resolution)
+
+    monkeypatch.setattr(gen, "load_image", loading)
+    overlapped = []
+
+    class WaitsForTheNextBatch:
+        def __getattr__(self, name: str) -> object:
+            return getattr(pipe, name)
+
+        def __call__(self, **kwargs: object) -> object:
+            following = 2 * (len(overlapped) + 1)  # the next batch's first source
+            overlapped.append(following >= len(rows) or read[rows["source_path"].iloc[following]].wait(20))
+            return pipe(**kwargs)
+
+    run(WaitsForTheNextBatch(), rows, p, tmp_path, workers=1)
+    assert overlapped == [True, True, True]
+    assert readers == {"generate_0"}  # the worker thread, never the pipeline's
+
+
 @pytest.mark.parametrize("variant", ["pg", "ig"])
 def test_interrupted_shard_resumes_to_identical_bytes(pipe, table: pd.DataFrame, tmp_path: Path,
                                                       variant: str) -> None:
     """IG too: its lam range is a tuple, which the stamp reads back as a list."""
     p = params(variant, batch_size=2)
     rows = plan(table, variant, batch_size=2)
-    run(pipe, rows, p, tmp_path / "whole")
+    run(pipe, rows, p, tmp_path / "whole", workers=0)  # the serial path; the runs below overlap
 
     calls = []
 
@@ -223,9 +273,7 @@ def test_interrupted_shard_resumes_to_identical_bytes(pipe, table: pd.DataFrame,
     calls.clear()
     run(DiesAfterTwoBatches(), rows, p, out)  # only the last batch is left to generate
     assert len(calls) == 1
-    for name in ("shard0.tar", "shard0.csv"):
-        whole = (tmp_path / "whole" / name).read_bytes()
-        assert (out / name).read_bytes() == whole.replace(str(tmp_path / "whole").encode(), str(out).encode())
+    same_bytes(tmp_path / "whole", out)
 
 
 def test_partial_batches_of_another_plan_are_discarded(pipe, table: pd.DataFrame, tmp_path: Path) -> None:
@@ -280,3 +328,77 @@ def test_batches_of_another_format_are_not_resumed(pipe, table: pd.DataFrame, tm
     assert (tmp_path / "shard0.partial" / "batch00000.tar").is_file()
     shard = TarShard(run(pipe, rows, params("pg", batch_size=2, image_format="jpeg", image_quality=90), tmp_path))
     assert {Image.open(io.BytesIO(shard.read(n))).format for n in shard.names()} == {"JPEG"}
+
+
+# ---------------------------------------------------------------- execution levers
+def test_batch_size_fits_the_memory_in_powers_of_two() -> None:
+    # 500 bytes whatever the batch, 600 per image: 9000 free bytes fit 14 images, so 8
+    assert gen.fitting_batch(9000, 1100, 1700) == 8
+    assert gen.fitting_batch(9000, 1100, 1700, cap=4) == 4
+    assert gen.fitting_batch(100, 1100, 1700) == 1  # nothing fits: one at a time
+    assert gen.fitting_batch(10**15, 1100, 1700) == gen.AUTO_BATCH_CAP
+
+
+def test_memory_probe_runs_the_pipeline_at_one_and_two_images(pipe, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: torch.cuda's memory counters are stood in for at the boundary (a fixed 1000
+    bytes of weights, 500 of workspace and 300 per UNet sample); the pipeline calls are real."""
+    seen: list[int] = []
+    hook = pipe.unet.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    fake = {"empty_cache": lambda: None, "reset_peak_memory_stats": lambda dev: None,
+            "memory_allocated": lambda dev: 1000,
+            "max_memory_allocated": lambda dev: 1500 + 300 * seen[-1],
+            "mem_get_info": lambda dev: (10_000, 20_000)}
+    for name, value in fake.items():
+        monkeypatch.setattr(torch.cuda, name, value)
+    try:
+        size = gen.fitting_batch_size(pipe, params("pg"))
+    finally:
+        hook.remove()
+    assert seen == [2, 4]  # one denoising step each, classifier-free guidance doubles the batch
+    assert size == gen.fitting_batch(9000, 1100, 1700) == 8
+
+
+def test_the_cpu_keeps_the_configured_batch_size(pipe, tmp_path: Path) -> None:
+    assert gen.job_batch_size(pipe, params("pg", batch_size=3), tmp_path / "shard0.tar", auto=True) == 3
+
+
+def test_a_resumed_job_keeps_its_batch_size_when_it_fits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its finished batches stay valid only at their size; the memory probe is stood in for."""
+    tar = tmp_path / "shard0.tar"
+    stamp = tar.with_suffix(".partial") / "plan.json"
+    stamp.parent.mkdir()
+    stamp.write_text('{"params": {"batch_size": 4}}')
+    assert gen.partial_batch_size(tar) == 4
+    cuda = type("Pipe", (), {"device": torch.device("cuda")})()
+    for fits, expected in ((16, 4), (2, 2)):
+        monkeypatch.setattr(gen, "fitting_batch_size", lambda pipe, p, fits=fits: fits)
+        assert gen.job_batch_size(cuda, params("pg"), tar, auto=True) == expected
+    assert gen.partial_batch_size(tmp_path / "other.tar") is None
+
+
+def test_channels_last_weights_generate_the_same_images(tmp_path: Path, table: pd.DataFrame) -> None:
+    model = str(save_tiny_pipeline(tmp_path / "pipe"))
+    plain, fast = load_pipeline(model, "cpu"), load_pipeline(model, "cpu", channels_last=True)
+    for module in (fast.unet.conv_in, fast.vae.encoder.conv_in, fast.vae.decoder.conv_out):
+        assert module.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)  # CPU default
+    rows, p = plan(table, "ig"), params("ig")
+    one = images(run(plain, rows, p, tmp_path / "plain"))
+    other = images(run(fast, rows, p, tmp_path / "fast"))
+    assert max(np.abs(one[n] - other[n]).max() for n in one) <= 1
+
+
+def test_compiled_unet_generates_the_same_images(tmp_path: Path, table: pd.DataFrame) -> None:
+    """The compile path up to the backend: TorchDynamo traces the UNet into graphs that the
+    'eager' backend runs. Inductor's code generation (the production backend) takes about 4
+    minutes for even this tiny UNet on a 2-core CPU; benchmarks/gpu_check.sh runs it on a GPU."""
+    model = str(save_tiny_pipeline(tmp_path / "pipe"))
+    plain, compiled = load_pipeline(model, "cpu"), load_pipeline(model, "cpu")
+    compile_unet(compiled, backend="eager")
+    traced = []
+    compiled.unet.register_forward_pre_hook(lambda module, args: traced.append(torch.compiler.is_compiling()))
+    rows, p = plan(table, "pg"), params("pg", batch_size=6)
+    one = images(run(plain, rows, p, tmp_path / "plain"))
+    other = images(run(compiled, rows, p, tmp_path / "compiled"))
+    assert traced and all(traced)  # every UNet call went through the compiled graph's trace
+    assert max(np.abs(one[n] - other[n]).max() for n in one) <= 1

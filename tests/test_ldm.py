@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 
+import huggingface_hub
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +16,7 @@ from PIL import Image
 from tiny_pipeline import save_tiny_pipeline
 
 from cdga import demo_ldm
-from cdga.ldm import LDMWeightsError, is_local, load_pipeline, make_scheduler
+from cdga.ldm import LDMWeightsError, is_local, load_pipeline, load_weights, make_scheduler
 from cdga.schedulers import SCHEDULERS
 
 TINY = {
@@ -70,6 +73,46 @@ def test_every_offered_scheduler_runs_img2img_one_unet_call_per_step(tiny_pipe_d
     assert set(calls) == {2}
     assert len(calls) > 7 if name == "pndm" else len(calls) == 7
     assert out.shape == (1, 16, 16, 3) and np.isfinite(out).all()
+
+
+def cached_hub_model(folder: Path, name: str, cache: Path) -> str:
+    """``folder`` laid out as hub model ``cdga-test/<name>`` in the Hugging Face cache ``cache``
+    (a snapshot and the ref that names it), as ``hf download`` leaves it; its repo id."""
+    repo = cache / f"models--cdga-test--{name}"
+    shutil.copytree(folder, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    return f"cdga-test/{name}"
+
+
+@pytest.mark.parametrize("where", ["local", "hub"])
+def test_half_precision_reads_the_fp16_variant_where_there_is_one(tiny_pipe_dir: Path, tmp_path: Path, where: str,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    both = tmp_path / "both"
+    shutil.copytree(tiny_pipe_dir, both)
+    edited = load_weights(str(both), torch.float32)
+    with torch.no_grad():
+        edited.unet.conv_in.weight.add_(1.0)  # tells the variant's weights from the float32 ones
+    edited.to(torch.float16).save_pretrained(both, variant="fp16")
+    assert (both / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    with_variant, without = str(both), str(tiny_pipe_dir)
+    if where == "hub":  # offline, from the cache: the way cluster jobs read hub models
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at import
+        with_variant = cached_hub_model(both, "both", tmp_path / "hub")
+        without = cached_hub_model(tiny_pipe_dir, "plain", tmp_path / "hub")
+    full = load_weights(without, torch.float32).unet.conv_in.weight
+    with caplog.at_level(logging.INFO, logger="cdga.ldm"):
+        read = load_weights(with_variant, torch.float16).unet.conv_in.weight
+    assert read.dtype == torch.float16 and torch.equal(read, (full + 1.0).half())
+    assert "read its fp16 weight variant" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cdga.ldm"):
+        cast = load_weights(without, torch.float16).unet.conv_in.weight
+    assert torch.equal(cast, full.half()) and "no fp16 weight variant" in caplog.text
+    for dtype in (torch.float32, torch.bfloat16):  # the variant would round twice: float32 files
+        assert torch.equal(load_weights(with_variant, dtype).unet.conv_in.weight, full.to(dtype))
 
 
 def test_absent_local_directory_says_how_to_provide_weights(tmp_path: Path) -> None:

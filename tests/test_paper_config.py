@@ -149,16 +149,17 @@ def test_paper_dag_plans_every_dataset_pair_and_run(tmp_path: Path, paper: dict)
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     gen, scaling, trials = paper["generation"], paper["scaling"], paper["training"]["trials"]
-    families = runs = 0
+    jobs = runs = 0
     for name in paper["datasets"]:
         n, ds = len(domains(name)), paper["dataset_settings"][name]
-        families += len(ds["variants"]) * n * (n - 1) + n  # ordered pairs per variant + within
+        families = len(ds["variants"]) * n * (n - 1) + n  # ordered pairs per variant + within
+        jobs += families * gen["images_per_pair"] * ds.get("shards", gen["shards"])
         levels = {"erm": 1, "mixup_within": 1, "mixup_inter": 1, "ldm_within": 1,
                   "cdga_ig": 1 + len(scaling["levels"]),
                   "cdga_pg": (1 + len(scaling["levels"])) if "pg" in ds["variants"] else 0,
                   "cdga_ig_filtered": 1, "cdga_pg_filtered": int("pg" in ds["variants"])}
         runs += sum(levels[m] for m in paper["methods"]) * len(ds["test_envs"]) * trials
-    assert counts["generate"] == families * gen["images_per_pair"] * gen["shards"]
+    assert counts["generate"] == jobs
     assert counts["train"] == runs
     assert all(counts[f"prepare_{name}"] == 1 for name in paper["datasets"])
     assert counts["split_dataset"] == len(paper["datasets"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, plan, rules
+from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, outputs, plan, rules
 
 
 def _trained(jobs) -> set[str]:
@@ -34,7 +34,7 @@ def test_synthetic_ratio_reruns_only_the_synthetic_methods(finished_study: Path)
 def test_execution_settings_rerun_nothing(finished_study: Path) -> None:
     edit = {"device": "cpu",
             "training": {"eval_batch_size": 7, "cache_images": False, "num_workers": 1},
-            "generation": {"batch_size": 3},
+            "generation": {"batch_size": 3, "workers": 0, "compile": True, "auto_batch_size": True},
             "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 2}}
     assert plan(finished_study, edit) == []
 
@@ -55,3 +55,15 @@ def test_filter_threshold_reruns_only_the_filter_the_filtered_runs_and_their_rea
 
 def test_the_inactive_filter_rules_value_reruns_nothing(finished_study: Path) -> None:
     assert plan(finished_study, {"filtering": {"top_share": 0.5}}) == []  # rule is threshold
+
+
+def test_a_dataset_shard_count_regenerates_that_dataset(finished_study: Path) -> None:
+    """dataset_settings.<D>.shards re-cuts the dataset's source images into jobs: every
+    generate job of it reruns (a new shard holds other images), and what reads the shards."""
+    before = outputs(finished_study, "synthetic/**/shard*.tar")
+    jobs = plan(finished_study, {"dataset_settings": {"DemoDigits": {"shards": 2}}})
+    generate = [j for j in jobs if j.rule == "generate"]
+    assert len(generate) == 2 * before
+    assert all(j.reason.startswith(PARAMS_CHANGED) for j in generate if j.wildcards["shard"] == "0")
+    assert {"assemble", "generation_quality", "train"} <= set(rules(jobs))
+    assert not {"train_demo_ldm", "make_demo_digits", "split_dataset"} & set(rules(jobs))

@@ -18,6 +18,9 @@ def test_one_generation_job_per_variant_pair_rep_and_shard(tmp_path: Path) -> No
     more = tmp_path / "more.yaml"
     more.write_text("generation: {images_per_pair: 2, shards: 3}\n")
     assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, more))["generate"] == 15 * 2 * 3
+    own = tmp_path / "own.yaml"  # a dataset's own shard count wins over generation.shards
+    own.write_text("generation: {shards: 3}\ndataset_settings: {DemoDigits: {shards: 2}}\n")
+    assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, own))["generate"] == 15 * 2
     every = tmp_path / "every.yaml"
     every.write_text("dataset_settings: {DemoDigits: {test_envs: [photo, art_painting, cartoon, sketch]}}\n")
     assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, every))["generate"] == 12 * 2 + 4

@@ -10,14 +10,17 @@ per-image ``torch.Generator``. So an image does not depend on the shard or batch
 
 A job's finished batches are kept in ``shard{k}.partial/`` (one small tar each, written
 atomically); a rerun skips them. The shard tar and manifest are packed from them at the end.
+While the pipeline runs on one batch, worker threads prepare the next and write the last.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 from tqdm import tqdm
 
@@ -173,21 +177,103 @@ def latents(pipe, images: list[Image.Image], resolution: int) -> torch.Tensor:
     return torch.cat([pipe.vae.encode(x[i : i + 1]).latent_dist.mean for i in range(len(x))])
 
 
-def run_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> list[Image.Image]:
-    """Generate the images of one batch of plan rows: the variant makes the pipeline's input."""
+def prepare_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> dict:
+    """The pipeline inputs of one batch of plan rows: sources read and sized, the variant's
+    pipeline input made from them, prompts and per-image generators."""
     res = params.resolution
     sources = [load_image(p, res) for p in batch["source_path"]]
     image = params.kind.pipeline_image(pipe, batch, sources, params.options, res)
     generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in batch["seed"]]
-    out = pipe(prompt=list(batch["prompt"]), image=image, strength=params.strength,
-               guidance_scale=params.guidance_scale, num_inference_steps=params.steps,
-               generator=generators, output_type="pil")
-    return out.images
+    return {"prompt": list(batch["prompt"]), "image": image, "strength": params.strength,
+            "guidance_scale": params.guidance_scale, "num_inference_steps": params.steps,
+            "generator": generators}
+
+
+def run_pipeline(pipe, inputs: Mapping) -> torch.Tensor:
+    """One pipeline call: the images in [0, 1], (batch, 3, height, width), on the CPU."""
+    return pipe(**inputs, output_type="pt").images.cpu()
+
+
+def to_pil(images: torch.Tensor) -> list[Image.Image]:
+    """The pipeline's own conversion of its ``"pt"`` output to PIL images (as ``"pil"`` gives)."""
+    return VaeImageProcessor.numpy_to_pil(VaeImageProcessor.pt_to_numpy(images))
+
+
+def run_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> list[Image.Image]:
+    """Generate the images of one batch of plan rows."""
+    return to_pil(run_pipeline(pipe, prepare_batch(pipe, batch, params)))
+
+
+def write_batch(path: Path, members: list[str], images: torch.Tensor, params: GenerationParams) -> None:
+    """Encode one batch's images in the job's image format and write them as the batch's tar."""
+    write_tar(path, [(m, image_bytes(im, params.image_format, params.image_quality))
+                     for m, im in zip(members, to_pil(images))])
+
+
+def _now(fn: Callable, *args: object) -> Future:
+    """Call ``fn`` here and now: the serial path's stand-in for ``pool.submit``."""
+    future: Future = Future()
+    future.set_result(fn(*args))
+    return future
+
+
+def partial_batch_size(tar_path: str | Path) -> int | None:
+    """The batch size of the finished batches a rerun of ``tar_path``'s job would resume from."""
+    stamp = Path(tar_path).with_suffix(".partial") / "plan.json"
+    return json.loads(stamp.read_text())["params"]["batch_size"] if stamp.is_file() else None
+
+
+AUTO_BATCH_CAP = 64  # images per call at most: benchmarks/gpu_check.sh sweeps the batch size
+
+
+def fitting_batch(free: int, peak_one: int, peak_two: int, cap: int = AUTO_BATCH_CAP) -> int:
+    """The largest power of two up to ``cap`` whose pipeline call fits in ``free`` bytes, from
+    the call's peak memory at 1 and at 2 images (it grows linearly with the batch)."""
+    per_image = max(peak_two - peak_one, 1)
+    fits = (free - (peak_one - per_image)) // per_image
+    return 2 ** int(math.log2(max(1, min(fits, cap))))
+
+
+@torch.no_grad()
+def fitting_batch_size(pipe, params: GenerationParams, share: float = 0.9) -> int:
+    """The batch size whose pipeline call fits in ``share`` of the GPU's free memory, measured
+    with two one-step calls of 1 and 2 blank images at the job's resolution and guidance."""
+    dev, res = pipe.device, params.resolution
+    peaks = []
+    for n in (1, 2):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+        start = torch.cuda.memory_allocated(dev)
+        pipe(prompt=[""] * n, image=[Image.new("RGB", (res, res))] * n, strength=1.0,
+             num_inference_steps=1, guidance_scale=params.guidance_scale, output_type="pt")
+        peaks.append(torch.cuda.max_memory_allocated(dev) - start)
+    torch.cuda.empty_cache()
+    free = torch.cuda.mem_get_info(dev)[0]
+    size = fitting_batch(int(share * free), *peaks)
+    log.info("batch size %d: %.2f GB free, %.2f GB at 1 image, %.2f GB more per image", size,
+             free / 1e9, peaks[0] / 1e9, (peaks[1] - peaks[0]) / 1e9)
+    return size
+
+
+def job_batch_size(pipe, params: GenerationParams, tar_path: str | Path, auto: bool) -> int:
+    """Images per pipeline call: ``params.batch_size``, or with ``auto`` on a GPU the size that
+    fits its memory, where a resumed job keeps its finished batches' size if that fits."""
+    if not auto or pipe.device.type != "cuda":
+        return params.batch_size
+    fits = fitting_batch_size(pipe, params)
+    done = partial_batch_size(tar_path)
+    return done if done is not None and done <= fits else fits
 
 
 def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: str,
-                   tar_path: str | Path, manifest_path: str | Path, progress: bool = True) -> None:
-    """Generate the plan's images in batches, resuming from ``<shard>.partial/``; pack the shard."""
+                   tar_path: str | Path, manifest_path: str | Path, progress: bool = True,
+                   workers: int = 2) -> None:
+    """Generate the plan's images in batches, resuming from ``<shard>.partial/``; pack the shard.
+
+    ``workers`` threads read and prepare the next batch and encode and write the last one while
+    the pipeline runs on the current one (0: each step in turn, in this thread). The bytes are
+    the same either way: every image's inputs and seed come from its plan row alone.
+    """
     tar_path, manifest_path = Path(tar_path), Path(manifest_path)
     partial = tar_path.with_suffix(".partial")
     fingerprint = {"params": params.record(), "model": model, "members": list(plan["member"]),
@@ -199,23 +285,32 @@ def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: st
         shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
     write_json(stamp, fingerprint)
-    starts = range(0, len(plan), params.batch_size)
-    done = sum((partial / f"batch{b:05d}.tar").is_file() for b in range(len(starts)))
-    if done:
-        log.info("resuming %s: %d of %d batches already done", tar_path, done, len(starts))
-    for b, start in enumerate(tqdm(starts, desc=str(tar_path), disable=not progress)):
-        batch_tar = partial / f"batch{b:05d}.tar"
-        if batch_tar.is_file():
-            continue
-        batch = plan.iloc[start : start + params.batch_size]
-        images = run_batch(pipe, batch, params)
-        write_tar(batch_tar, [(m, image_bytes(im, params.image_format, params.image_quality))
-                              for m, im in zip(batch["member"], images)])
-    members = []
-    for b in range(len(starts)):
-        part = TarShard(partial / f"batch{b:05d}.tar")
-        members += [(name, part.read(name)) for name in part.names()]
-    write_tar(tar_path, members)
+    size = params.batch_size
+    batches = range(-(-len(plan) // size))
+    todo = [b for b in batches if not (partial / f"batch{b:05d}.tar").is_file()]
+    if len(todo) < len(batches):
+        log.info("resuming %s: %d of %d batches already done", tar_path, len(batches) - len(todo), len(batches))
+
+    def rows(b: int) -> pd.DataFrame:
+        return plan.iloc[b * size : (b + 1) * size]
+
+    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="generate") as pool:
+        submit = pool.submit if workers else _now
+        ahead = submit(prepare_batch, pipe, rows(todo[0]), params) if todo else None
+        writing: list[Future] = []
+        for i, b in enumerate(tqdm(todo, desc=str(tar_path), disable=not progress)):
+            inputs = ahead.result()
+            if i + 1 < len(todo):
+                ahead = submit(prepare_batch, pipe, rows(todo[i + 1]), params)
+            images = run_pipeline(pipe, inputs)
+            writing.append(submit(write_batch, partial / f"batch{b:05d}.tar", list(rows(b)["member"]), images,
+                                  params))
+            while len(writing) > workers:  # at most `workers` batches wait to be written
+                writing.pop(0).result()
+        for done in writing:
+            done.result()
+    parts = (TarShard(partial / f"batch{b:05d}.tar") for b in batches)
+    write_tar(tar_path, ((name, part.read(name)) for part in parts for name in part.names()))
     manifest = plan.assign(shard=str(tar_path), model=model)[MANIFEST_COLUMNS]
     write_csv(manifest_path, manifest)
     shutil.rmtree(partial)

@@ -3,12 +3,14 @@
 The paper config names ``stable-diffusion-v1-5/stable-diffusion-v1-5`` on the Hugging Face
 hub; the demo names the directory that rule ``train_demo_ldm`` writes. Both go through
 ``StableDiffusionImg2ImgPipeline.from_pretrained``. On a GPU the weights are cast to half
-precision (``ldm.dtype``); on the CPU they stay float32. ``HF_HUB_OFFLINE=1`` means no network
-access at all; absent weights stop with a message saying how to provide them.
+precision (``ldm.dtype``), from the checkpoint's fp16 variant where it has one; on the CPU they
+stay float32. ``HF_HUB_OFFLINE=1`` means no network access at all; absent weights stop with a
+message saying how to provide them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +23,8 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 from cdga.schedulers import SCHEDULERS
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+FP16 = "fp16"  # the diffusers weight variant of half-precision checkpoints (SD v1.5 has one)
+log = logging.getLogger(__name__)
 
 
 class LDMWeightsError(RuntimeError):
@@ -60,18 +64,14 @@ def make_scheduler(name: str, pipe_config: Mapping) -> object:
     return getattr(diffusers, SCHEDULERS[name]).from_config(pipe_config)
 
 
-def load_pipeline(model: str, device: torch.device | str = "cpu", dtype: str = "float16",
-                  safety_checker: bool = False, scheduler: str | None = None) -> StableDiffusionImg2ImgPipeline:
-    """Load the img2img pipeline ``model`` (hub id or local directory) onto ``device``
-    (the config's, ``cdga.device.resolve``).
+def load_weights(model: str, torch_dtype: torch.dtype, safety_checker: bool = False) -> StableDiffusionImg2ImgPipeline:
+    """``from_pretrained`` of ``model`` (hub id or local directory) in ``torch_dtype``.
 
-    ``dtype`` applies on GPUs only; the CPU always runs float32. With ``safety_checker``
-    off, the pipeline is loaded without it. ``scheduler`` replaces the saved scheduler.
+    In float16 the checkpoint's ``fp16`` weight variant is read where it has one (half the
+    bytes; the same numbers, as the variant is the float32 weights cast), else the float32
+    files, cast. Other dtypes read the float32 files: casting fp16 weights on to bfloat16 or
+    float32 would round them twice.
     """
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown ldm.dtype {dtype!r}; known: {sorted(DTYPES)}")
-    dev = torch.device(device)
-    torch_dtype = DTYPES[dtype] if dev.type == "cuda" else torch.float32
     kwargs: dict = {"dtype": torch_dtype}
     if not safety_checker:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
@@ -85,14 +85,52 @@ def load_pipeline(model: str, device: torch.device | str = "cpu", dtype: str = "
     else:
         kwargs["local_files_only"] = _offline()
     try:
-        pipe = StableDiffusionImg2ImgPipeline.from_pretrained(model, **kwargs)
+        if torch_dtype == torch.float16:
+            try:
+                pipe = StableDiffusionImg2ImgPipeline.from_pretrained(model, variant=FP16, **kwargs)
+                log.info("ldm.model %s: read its %s weight variant", model, FP16)
+                return pipe
+            except ValueError as exc:
+                if f"variant={FP16}" not in str(exc):  # diffusers: no component has the variant
+                    raise
+                log.info("ldm.model %s has no %s weight variant: reading the float32 weights", model, FP16)
+        return StableDiffusionImg2ImgPipeline.from_pretrained(model, **kwargs)
     except (OSError, ValueError) as exc:
         offline = " (HF_HUB_OFFLINE is set, so nothing is downloaded)" if _offline() else ""
         raise LDMWeightsError(
             f"could not load LDM weights for ldm.model {model!r}{offline}: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. " + _how_to_provide(model)
         ) from exc
+
+
+def load_pipeline(model: str, device: torch.device | str = "cpu", dtype: str = "float16",
+                  safety_checker: bool = False, scheduler: str | None = None,
+                  channels_last: bool | None = None) -> StableDiffusionImg2ImgPipeline:
+    """Load the img2img pipeline ``model`` (hub id or local directory) onto ``device``
+    (the config's, ``cdga.device.resolve``).
+
+    ``dtype`` applies on GPUs only; the CPU always runs float32. With ``safety_checker``
+    off, the pipeline is loaded without it. ``scheduler`` replaces the saved scheduler.
+    ``channels_last`` (default: on GPUs) stores the UNet's and VAE's convolution weights
+    channels-last, the layout of the GPU's tensor-core convolutions; results change only in
+    the last bits of the float arithmetic.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown ldm.dtype {dtype!r}; known: {sorted(DTYPES)}")
+    dev = torch.device(device)
+    pipe = load_weights(model, DTYPES[dtype] if dev.type == "cuda" else torch.float32, safety_checker)
     if scheduler is not None:
         pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(dev)
+    pipe = pipe.to(dev)
+    if dev.type == "cuda" if channels_last is None else channels_last:
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+    return pipe
+
+
+def compile_unet(pipe: StableDiffusionImg2ImgPipeline, backend: str = "inductor") -> None:
+    """``torch.compile`` the pipeline's UNet in place, for fixed shapes: its first call at each
+    batch size compiles (a job's full batches and its last, smaller one). Kernel fusion changes
+    results only in the last bits of the float arithmetic."""
+    pipe.unet.compile(dynamic=False, backend=backend)

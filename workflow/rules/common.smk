@@ -73,17 +73,20 @@ def synthetic_shard(dataset, variant, src, tgt, rep, shard):
     return f"{RESULTS}/synthetic/{dataset}/{variant}/{src}--{tgt}/rep{rep}/shard{shard}.tar"
 
 
-def synthetic_manifests(dataset, variant, pairs, reps):
-    """Manifests of the generation shards of ordered domain ``pairs`` (src, tgt), reps 0..reps-1.
+def shard_count(dataset):
+    """Generation jobs per (variant, pair, rep) of a dataset: its own ``shards``, else
+    ``generation.shards``."""
+    return settings(dataset).get("shards", config["generation"]["shards"])
 
-    The shard count per (variant, pair, rep) is the generation stage's config.
-    """
-    shards = config["generation"]["shards"]
+
+def synthetic_manifests(dataset, variant, pairs, reps):
+    """Manifests of the generation shards of ordered domain ``pairs`` (src, tgt), reps 0..reps-1,
+    ``shard_count(dataset)`` per (pair, rep)."""
     return [
         f"{RESULTS}/synthetic/{dataset}/{variant}/{src}--{tgt}/rep{rep}/shard{shard}.csv"
         for src, tgt in pairs
         for rep in range(reps)
-        for shard in range(shards)
+        for shard in range(shard_count(dataset))
     ]
 
 
@@ -97,7 +100,7 @@ def generation_shards(dataset):
         for variant, src, tgt in methods.generation_pairs(
             config["methods"], domains(dataset), own["variants"], own["test_envs"])
         for rep in range(config["generation"]["images_per_pair"])
-        for shard in range(config["generation"]["shards"])
+        for shard in range(shard_count(dataset))
     ]
 
 

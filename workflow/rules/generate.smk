@@ -34,7 +34,7 @@ rule generate:
         # image_format/image_quality shape the bytes; PNG adds none (storage_settings)
         generation=lambda wc: {**{k: GEN[k] for k in SHARED_GEN_KEYS}, wc.variant: GEN[wc.variant],
                                **storage_settings(GEN)},
-        shards=GEN["shards"],
+        shards=lambda wc: shard_count(wc.dataset),
         ldm=config["ldm"],
     threads: GEN["threads"]
     log:

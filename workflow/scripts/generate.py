@@ -7,6 +7,8 @@ from cdga import gpu_slot
 log = setup(snakemake)  # noqa: F821
 gpu_slot.select(snakemake.resources)  # noqa: F821  (profiles/local: one GPU per job)
 # torch comes after the GPU is chosen: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
+from dataclasses import replace
+
 import pandas as pd
 import torch
 
@@ -15,13 +17,20 @@ from cdga import device, generation, ldm
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 wc = sm.wildcards
-# batch_size is an execution setting (images per pipeline call): read here, in no params.
+# Execution settings (speed only), read here and in no params: batch_size (images per pipeline
+# call), auto_batch_size, compile (the UNet) and workers (threads that prepare and write batches).
+run = sm.config["generation"]
 params = generation.GenerationParams.from_config(
-    {**sm.params.generation, "batch_size": sm.config["generation"]["batch_size"]}, wc.variant)
+    {**sm.params.generation, "batch_size": run["batch_size"]}, wc.variant)
 plan = generation.plan_shard(pd.read_csv(sm.input.split), wc.dataset, sm.params.settings, params,
                              wc.src, wc.tgt, int(wc.rep), int(wc.shard), sm.params.shards)
 pipe = ldm.load_pipeline(sm.params.ldm["model"], device=device.resolve(sm.config["device"]),
                          dtype=sm.params.ldm["dtype"], safety_checker=sm.params.ldm["safety_checker"],
                          scheduler=params.scheduler)
-log.info("%s %s -> %s rep %s shard %s: %d images", wc.variant, wc.src, wc.tgt, wc.rep, wc.shard, len(plan))
-generation.generate_shard(pipe, plan, params, sm.params.ldm["model"], sm.output.tar, sm.output.manifest)
+params = replace(params, batch_size=generation.job_batch_size(pipe, params, sm.output.tar, run["auto_batch_size"]))
+if run["compile"]:
+    ldm.compile_unet(pipe)  # after the memory probe, which would compile its own batch shapes
+log.info("%s %s -> %s rep %s shard %s: %d images, batch size %d", wc.variant, wc.src, wc.tgt, wc.rep,
+         wc.shard, len(plan), params.batch_size)
+generation.generate_shard(pipe, plan, params, sm.params.ldm["model"], sm.output.tar, sm.output.manifest,
+                          workers=run["workers"])
