@@ -106,7 +106,7 @@ class AtTorch:
             raise Stop
 sys.meta_path.insert(0, AtTorch())
 sys.path.insert(0, {str(REPO / "workflow" / "scripts")!r})
-job = types.SimpleNamespace(log=[], rule={rule!r}, resources={{"local_gpus": 2}})
+job = types.SimpleNamespace(log=[], rule={rule!r}, resources={{"local_gpus": 2}}, config={{"plugins": []}})
 try:
     runpy.run_path({str(REPO / "workflow" / "scripts" / SCRIPTS[rule])!r},
                    init_globals={{"snakemake": job}})
