@@ -68,6 +68,7 @@ STUDY_GROUPS = {"finished_study": "finished_study", "paper_study": "paper_study"
 MODULE_GROUPS = {"test_slurm_integration.py": "finished_study"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         groups = {g for f, g in STUDY_GROUPS.items() if f in getattr(item, "fixturenames", ())}
