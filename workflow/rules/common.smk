@@ -197,6 +197,11 @@ def assembly_keep(wildcards):
     return [filter_decisions(wildcards.dataset, variant, wildcards.test_env)]
 
 
+def filter_job_manifests(wc):
+    """The manifests of the shards a filter_synthetic job scores."""
+    return filter_manifests(wc.dataset, wc.variant, wc.test_env)
+
+
 # ---------------------------------------------------------------- training
 def method_levels(method):
     """Scale levels a method runs at: 0 for real-only methods, else the default (+ scaling)."""

@@ -12,10 +12,6 @@ FILTER_RULE_KEYS = ("rule", FILTER["rule"])  # the active rule's own value only
 FILTER_TABLES = {k: f"{RESULTS}/summary/filtering_{k}.csv" for k in ("pairs", "classes")}
 
 
-def filter_job_manifests(wc):
-    return filter_manifests(wc.dataset, wc.variant, wc.test_env)
-
-
 if filter_jobs():
     TARGETS += [*FILTER_TABLES.values()]
     TARGETS += [f"{FIGURES}/filtering_examples_{ds}.{ext}" for ds in filter_datasets()
