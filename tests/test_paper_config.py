@@ -25,6 +25,7 @@ INHERITED = {
     "downloads": "the same DomainBed sources serve both studies",
     "demo_digits": "DemoDigits is not part of the paper study",
     "demo_ldm": "the paper study uses pretrained Stable Diffusion, not the demo LDM",
+    "plugins": "a user's own classes serve both studies alike",
 }
 
 
