@@ -80,7 +80,7 @@ def test_finished_study_plans_nothing(finished_study: Path) -> None:
 def test_device_and_threads_are_execution_settings_that_rerun_nothing(finished_study: Path) -> None:
     threads = {"threads": 2}
     assert plan(finished_study, {"device": "cpu", "demo_ldm": threads, "generation": threads,
-                                 "generation_quality": {"threads": 1}, "training": threads,
+                                 "generation_quality": threads, "training": threads,
                                  "analyses": threads, "filtering": threads}) == []
 
 
