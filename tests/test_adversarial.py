@@ -61,3 +61,16 @@ def test_pgd_is_seeded_and_bad_input_is_named() -> None:
         robust_accuracy(model, [(x, y)], "cw", [0.0])
     with pytest.raises(ValueError, match="eps must be >= 0"):
         robust_accuracy(model, [(x, y)], "fgsm", [-0.1])
+
+
+def test_pgd_accuracy_does_not_depend_on_the_batch_size() -> None:
+    """analyses.adversarial.batch_size is an execution setting: each eps draws its random starts
+    from its own generator over the images in order, however they are batched."""
+    model = trained_classifier()
+    x, y = toy_images(64, seed=5)
+    kwargs = {"steps": 1, "step_size": 0.25, "seed": 3}
+    eps = [32 / 255, 96 / 255, 160 / 255]
+    whole = robust_accuracy(model, _batches(x, y, 64), "pgd", eps, **kwargs)
+    for size in (5, 13):
+        assert robust_accuracy(model, _batches(x, y, size), "pgd", eps, **kwargs) == whole
+    assert len(set(whole.values())) > 1  # the budgets differ: the attack bites

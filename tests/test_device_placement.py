@@ -142,7 +142,9 @@ def toy_model(path: Path, seed: int = 0) -> Path:
 
 
 def analysis_params(name: str) -> dict:
-    return {"settings": config_block("analyses", name), "resolution": 8}
+    """As the rule passes them: batch_size is an execution setting, read from the config."""
+    settings = {k: v for k, v in config_block("analyses", name).items() if k != "batch_size"}
+    return {"settings": settings, "resolution": 8}
 
 
 RUN = {"dataset": "Toy", "method": "erm", "test_env": "c", "level": 0, "trial": 0}

@@ -35,7 +35,9 @@ def test_execution_settings_rerun_nothing(finished_study: Path) -> None:
     edit = {"device": "cpu",
             "training": {"eval_batch_size": 7, "cache_images": False, "num_workers": 1},
             "generation": {"batch_size": 3, "workers": 0, "compile": True, "auto_batch_size": True},
-            "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 2}}
+            "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 2},
+            "analyses": {name: {"batch_size": 3} for name in ("adversarial", "landscape", "shift",
+                                                               "tsne")}}
     assert plan(finished_study, edit) == []
 
 

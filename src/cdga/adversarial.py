@@ -90,27 +90,31 @@ def robust_accuracy(
 ) -> dict[float, float]:
     """Accuracy of ``model`` (eval mode, input in [0, 1]) under ``attack`` at every eps.
 
-    Returns ``{eps: accuracy}``; the attack at each eps starts from the clean batch.
+    Returns ``{eps: accuracy}``; the attack at each eps starts from the clean batch. PGD's
+    random starts come from one generator per eps, seeded by ``seed`` and drawn over the batches
+    in order, so the result does not depend on how the images are cut into batches.
     """
     if attack not in ATTACKS:
         raise KeyError(f"unknown attack {attack!r}; known: {sorted(ATTACKS)}")
     if any(e < 0 for e in eps_list):
         raise ValueError(f"eps must be >= 0, got {list(eps_list)}")
     model.eval()
-    extra = dict(attack_kwargs)
-    if attack == "pgd":
-        extra["generator"] = torch.Generator().manual_seed(seed)
-    correct = dict.fromkeys(eps_list, 0)
-    total = 0
-    for x, y in batches:
-        for eps in eps_list:
-            adv = ATTACKS[attack](model, x, y, eps, **extra)
-            with torch.no_grad():
-                correct[eps] += int((model(adv).argmax(1) == y).sum())
-        total += len(y)
+    batches = list(batches)
+    total = sum(len(y) for _, y in batches)
     if total == 0:
         raise ValueError("robust_accuracy got no data")
-    return {eps: correct[eps] / total for eps in eps_list}
+    accuracy = {}
+    for eps in eps_list:
+        extra = dict(attack_kwargs)
+        if attack == "pgd":
+            extra["generator"] = torch.Generator().manual_seed(seed)
+        correct = 0
+        for x, y in batches:
+            adv = ATTACKS[attack](model, x, y, eps, **extra)
+            with torch.no_grad():
+                correct += int((model(adv).argmax(1) == y).sum())
+        accuracy[eps] = correct / total
+    return accuracy
 
 
 def evaluate(model: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]],

@@ -2,7 +2,7 @@
 # the data-scaling figure. Per-model (or per dataset and test domain) jobs write under
 # results/analyses/; one summary rule per analysis gathers results/summary/<analysis>.csv and
 # its figures. Each job gets only its own config sub-section, so editing one analysis's
-# settings reruns that analysis alone.
+# settings reruns that analysis alone; its batch_size (images per forward pass) reruns nothing.
 
 
 TARGETS += [f"{RESULTS}/summary/{name}.csv" for name in ("adversarial", "landscape", "shift")]
@@ -18,7 +18,7 @@ rule adversarial:
     output:
         f"{ANALYSES}/adversarial/{ANALYSIS_RUN}.csv",
     params:
-        settings=config["analyses"]["adversarial"],
+        settings=analysis_settings("adversarial"),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]
     log:
@@ -40,7 +40,7 @@ rule landscape:
         summary=f"{ANALYSES}/landscape/{ANALYSIS_RUN}.csv",
         surface=f"{ANALYSES}/landscape/{ANALYSIS_RUN}_surface.csv",
     params:
-        settings=config["analyses"]["landscape"],
+        settings=analysis_settings("landscape"),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]
     log:
@@ -62,7 +62,7 @@ rule shift:
         f"{ANALYSES}/shift/{{dataset}}/{{test_env}}.csv",
     params:
         runs=lambda wc: analysed_runs(wc.dataset, wc.test_env),
-        settings=config["analyses"]["shift"],
+        settings=analysis_settings("shift"),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]
     log:
@@ -85,7 +85,7 @@ rule tsne:
                    category="Analyses", subcategory="t-SNE"),
         pdf=f"{FIGURES}/tsne_{{dataset}}_{{test_env}}.pdf",
     params:
-        settings=config["analyses"]["tsne"],
+        settings=analysis_settings("tsne"),
         synthetic_method=lambda wc: tsne_synthetic_method(wc.dataset),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]

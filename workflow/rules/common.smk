@@ -38,6 +38,12 @@ def without_threads(block):
     return {k: v for k, v in block.items() if k != "threads"}
 
 
+def analysis_settings(name):
+    """Config ``analyses.<name>`` as its rule's params: without ``batch_size`` (images per
+    forward pass, an execution setting the script reads from the config: no reruns)."""
+    return {k: v for k, v in config["analyses"][name].items() if k != "batch_size"}
+
+
 def dataset_dir(dataset):
     return f"{DATA_ROOT}/{dataset}"
 

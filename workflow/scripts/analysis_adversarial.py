@@ -15,9 +15,10 @@ from cdga import adversarial, device, io, probe
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 dev = device.resolve(snakemake.config["device"])  # noqa: F821
 wc, cfg = snakemake.wildcards, snakemake.params.settings  # noqa: F821
+batch_size = snakemake.config["analyses"]["adversarial"]["batch_size"]  # noqa: F821  (execution)
 rows = probe.real_rows(pd.read_csv(snakemake.input.split), [wc.test_env], None)  # noqa: F821
 rows = probe.sample(rows, cfg["images"], cfg["seed"])
-batches = probe.load(rows, snakemake.params.resolution, cfg["batch_size"], dev)  # noqa: F821
+batches = probe.load(rows, snakemake.params.resolution, batch_size, dev)  # noqa: F821
 model = probe.pixel_model(snakemake.input.model, dev)  # noqa: F821
 table = pd.DataFrame(adversarial.evaluate(model, batches, cfg))
 table.insert(0, "images", len(rows))

@@ -15,6 +15,7 @@ from cdga import device, io, landscape, probe
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 dev = device.resolve(snakemake.config["device"])  # noqa: F821
 wc, cfg = snakemake.wildcards, snakemake.params.settings  # noqa: F821
+batch_size = snakemake.config["analyses"]["landscape"]["batch_size"]  # noqa: F821  (execution)
 split = pd.read_csv(snakemake.input.split)  # noqa: F821
 train_envs = sorted(set(split["domain"]) - {wc.test_env})
 probes = {
@@ -23,7 +24,7 @@ probes = {
     "test domain": probe.sample(probe.real_rows(split, [wc.test_env], None), cfg["images"],
                                 cfg["seed"]),
 }
-batches = {k: probe.load(v, snakemake.params.resolution, cfg["batch_size"], dev)  # noqa: F821
+batches = {k: probe.load(v, snakemake.params.resolution, batch_size, dev)  # noqa: F821
            for k, v in probes.items()}
 model = probe.pixel_model(snakemake.input.model, dev)  # noqa: F821
 surfaces, summary = landscape.analyse(model, batches, cfg)

@@ -16,11 +16,12 @@ from cdga import device, embedding, io, probe, shift
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 dev = device.resolve(snakemake.config["device"])  # noqa: F821
 wc, cfg = snakemake.wildcards, snakemake.params.settings  # noqa: F821
+batch_size = snakemake.config["analyses"]["shift"]["batch_size"]  # noqa: F821  (execution)
 res = snakemake.params.resolution  # noqa: F821
 split = pd.read_csv(snakemake.input.split)  # noqa: F821
 source, target = shift.probe_rows(split, wc.test_env, cfg["images"], cfg["seed"])
-source_batches = probe.load(source, res, cfg["batch_size"], dev)
-target_batches = probe.load(target, res, cfg["batch_size"], dev)
+source_batches = probe.load(source, res, batch_size, dev)
+target_batches = probe.load(target, res, batch_size, dev)
 rows = []
 for run, path in zip(snakemake.params.runs, snakemake.input.models, strict=True):  # noqa: F821
     model = probe.pixel_model(path, dev)

@@ -15,6 +15,7 @@ from cdga import device, embedding, figures, io, probe
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 dev = device.resolve(snakemake.config["device"])  # noqa: F821
 wc, cfg = snakemake.wildcards, snakemake.params.settings  # noqa: F821
+batch_size = snakemake.config["analyses"]["tsne"]["batch_size"]  # noqa: F821  (execution)
 real = probe.sample(pd.read_csv(snakemake.input.split), cfg["real_images"], cfg["seed"])  # noqa: F821
 assembly = pd.read_csv(snakemake.input.assembly, keep_default_na=False)  # noqa: F821
 synthetic = assembly[(assembly["origin"] == "synthetic") & (assembly["role"] == "train")]
@@ -23,7 +24,7 @@ synthetic = probe.sample(synthetic.assign(pair=synthetic["source_domain"] + "--"
                          cfg["synthetic_images"], cfg["seed"], by="pair")
 points = embedding.tsne_points(probe.pixel_model(snakemake.input.model, dev), real,  # noqa: F821
                                synthetic, wc.test_env, snakemake.params.resolution,  # noqa: F821
-                               cfg["batch_size"], cfg["perplexity"], cfg["seed"], dev)
+                               batch_size, cfg["perplexity"], cfg["seed"], dev)
 io.write_csv(snakemake.output.points, points)  # noqa: F821
 title = (f"{wc.dataset}, test domain {wc.test_env}: {cfg['method']} features, "
          f"{snakemake.params.synthetic_method} synthetic images")  # noqa: F821
