@@ -1,6 +1,6 @@
 """`snakemake --profile slurm` on a real one-node SLURM, compared with a local run.
 
-The cluster (tests/slurm/cluster.sh: Debian's Slurm, munge, two placeholder GPUs) needs root and
+The cluster (tests/slurm/cluster.sh: Debian's Slurm, munge, four placeholder GPUs) needs root and
 apt-get, as in CI; elsewhere those tests skip and only the profile checks run. The study runs in
 a scratch copy of the repository with the user's command on the test config (config/test.yaml),
 with only environment overrides, and must give byte for byte the local test study's results.
@@ -31,7 +31,7 @@ CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILES = REPO / "profiles"
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 LOCK = Path("/run/lock/cdga-slurm-test.lock")
-# The test node has this machine's cores and 8 GB: site settings sized to it, and fast polling.
+# The test node has twice this machine's cores and four GPUs: site settings sized to it, fast polling.
 SITE_ENV = {
     "CDGA_SLURM_PARTITION": "debug",
     "CDGA_SLURM_GPU_CPUS": "1",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM on localhost with two placeholder GPUs, for the integration test.
+# A one-node SLURM on localhost with four placeholder GPUs, for the integration test.
 #
 #   tests/slurm/cluster.sh start STATE_DIR   install (Debian packages) if needed, configure, start
 #   tests/slurm/cluster.sh stop STATE_DIR    stop the daemons started by `start`, by pid; remove
@@ -32,10 +32,13 @@ write_config() {
         die "$CONF exists and was not written by this script; refusing to replace a real config"
     fi
     mkdir -p /etc/slurm "$state/ctld" "$state/slurmd" "$state/log"
-    # The node is this machine as slurmd detects it; its two GPUs are placeholders (device files
-    # that exist).
-    local node
-    node=$(slurmd -C | head -1)
+    # The node is this machine's memory with twice its CPUs (config_overrides: slurmd takes the
+    # config's word) and four placeholder GPUs (device files that exist). The test study's jobs
+    # are short and mostly wait on status checks, so four at a time halve its rounds.
+    local detected cpus memory
+    detected=$(slurmd -C | head -1)
+    cpus=$(grep -oP '\bCPUs=\K[0-9]+' <<<"$detected")
+    memory=$(grep -oP '\bRealMemory=\K[0-9]+' <<<"$detected")
     cat >"$CONF" <<EOF
 $MARK (state: $state)
 ClusterName=cdgatest
@@ -61,13 +64,16 @@ JobCompType=jobcomp/none
 # need MinJobAge above their polling interval, and the test reads every job's record afterwards.
 MinJobAge=3600
 GresTypes=gpu
-$node Gres=gpu:2 State=UNKNOWN
+SlurmdParameters=config_overrides
+NodeName=$host CPUs=$((2 * cpus)) RealMemory=$memory Gres=gpu:4 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
     cat >"$GRES" <<EOF
 $MARK
 NodeName=$host Name=gpu File=/dev/null
 NodeName=$host Name=gpu File=/dev/zero
+NodeName=$host Name=gpu File=/dev/full
+NodeName=$host Name=gpu File=/dev/urandom
 EOF
 }
 
