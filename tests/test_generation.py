@@ -215,6 +215,13 @@ def test_overlapped_batches_write_the_serial_bytes(pipe, table: pd.DataFrame, tm
         same_bytes(tmp_path / "serial", tmp_path / f"workers{workers}")
 
 
+def test_a_cpu_job_runs_serially_and_an_accelerator_job_overlaps() -> None:
+    """On the CPU the overlap threads would take the pipeline's cores (README, "Generation")."""
+    assert gen.overlap_workers(2, torch.device("cpu")) == 0
+    assert gen.overlap_workers(2, torch.device("cuda", 0)) == 2
+    assert gen.overlap_workers(3, torch.device("mps")) == 3
+
+
 def test_the_next_batch_is_read_while_the_pipeline_runs(pipe, table: pd.DataFrame, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     rows, p = plan(table, "pg", batch_size=2), params("pg", batch_size=2)

@@ -265,6 +265,13 @@ def job_batch_size(pipe, params: GenerationParams, tar_path: str | Path, auto: b
     return done if done is not None and done <= fits else fits
 
 
+def overlap_workers(workers: int, device: torch.device) -> int:
+    """The threads ``generate_shard`` gets on ``device``: ``workers`` beside an accelerator, none
+    on the CPU, where they would take the pipeline's own cores (idle demo benchmark: end to end
+    83 % of pipeline-only images/s overlapped, 98 % serial)."""
+    return 0 if device.type == "cpu" else workers
+
+
 def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: str,
                    tar_path: str | Path, manifest_path: str | Path, progress: bool = True,
                    workers: int = 2) -> None:
