@@ -18,7 +18,7 @@ rule adversarial:
     output:
         f"{ANALYSES}/adversarial/{ANALYSIS_RUN}.csv",
     params:
-        settings=analysis_settings("adversarial"),
+        settings=without(config["analyses"]["adversarial"], "batch_size"),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]
     log:
@@ -40,7 +40,7 @@ rule landscape:
         summary=f"{ANALYSES}/landscape/{ANALYSIS_RUN}.csv",
         surface=f"{ANALYSES}/landscape/{ANALYSIS_RUN}_surface.csv",
     params:
-        settings=analysis_settings("landscape"),
+        settings=without(config["analyses"]["landscape"], "batch_size"),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]
     log:
@@ -62,7 +62,7 @@ rule shift:
         f"{ANALYSES}/shift/{{dataset}}/{{test_env}}.csv",
     params:
         runs=lambda wc: analysed_runs(wc.dataset, wc.test_env),
-        settings=analysis_settings("shift"),
+        settings=without(config["analyses"]["shift"], "batch_size"),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]
     log:
@@ -85,7 +85,7 @@ rule tsne:
                    category="Analyses", subcategory="t-SNE"),
         pdf=f"{FIGURES}/tsne_{{dataset}}_{{test_env}}.pdf",
     params:
-        settings=analysis_settings("tsne"),
+        settings=without(config["analyses"]["tsne"], "batch_size"),
         synthetic_method=lambda wc: tsne_synthetic_method(wc.dataset),
         resolution=config["training"]["resolution"],
     threads: config["analyses"]["threads"]

@@ -33,15 +33,11 @@ def domains(dataset):
     return dataset_entry(dataset).domains
 
 
-def without_threads(block):
-    """A config block without ``threads``: an execution setting, never a param (no reruns)."""
-    return {k: v for k, v in block.items() if k != "threads"}
-
-
-def analysis_settings(name):
-    """Config ``analyses.<name>`` as its rule's params: without ``batch_size`` (images per
-    forward pass, an execution setting the script reads from the config: no reruns)."""
-    return {k: v for k, v in config["analyses"][name].items() if k != "batch_size"}
+def without(block, *keys):
+    """A config block without its execution settings ``keys`` (threads, a batch size that only
+    cuts the work into pieces): never params, so editing them reruns nothing; the scripts read
+    them from the config."""
+    return {k: v for k, v in block.items() if k not in keys}
 
 
 def dataset_dir(dataset):

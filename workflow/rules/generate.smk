@@ -64,7 +64,7 @@ rule generation_quality:
         pdf=f"{RESULTS}/summary/figures/generation_grid_{{dataset}}.pdf",
     params:
         domains=lambda wc: list(domains(wc.dataset)),
-        options=without_threads(config["generation_quality"]),
+        options=without(config["generation_quality"], "threads"),
     threads: config["generation_quality"]["threads"]
     log:
         f"{LOGS}/generate/generation_quality_{{dataset}}.log",

@@ -9,7 +9,7 @@ rule train_demo_ldm:
     output:
         directory(DEMO_LDM),
     params:
-        options=without_threads(config["demo_ldm"]),
+        options=without(config["demo_ldm"], "threads"),
         work_dir=f"{DEMO_LDM}.work",  # tokenizer files and resumable checkpoints
     threads: config["demo_ldm"]["threads"]
     log:
