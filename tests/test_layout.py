@@ -48,8 +48,9 @@ def test_every_artifact_kind_lies_under_results_and_is_distinct():
         layout.synthetic_manifest("D", "pg", "a", "b", 0, 0), *layout.generation_quality("D").values(),
         *layout.filter_scorer("D", "a").values(), layout.filter_decisions("D", "pg", "a"),
         layout.assembly_manifest("D", "erm", "a", 0), layout.run_records("D", "erm", "a", 0, 0),
-        layout.run_model("D", "erm", "a", 0, 0), layout.analysis_model_output("adversarial", "D", "erm", "a", 0, 0),
-        layout.analysis_domain_output("shift", "D", "a"), layout.summary("accuracy", "md"),
+        layout.run_model("D", "erm", "a", 0, 0), layout.analysis_output("adversarial", dataset="D", method="erm", test_env="a", level=0, trial=0),
+        layout.analysis_output("shift", dataset="D", test_env="a"),
+        layout.analysis_figure("tsne", "pdf", dataset="D", test_env="a"), layout.summary("accuracy", "md"),
         layout.figure("scaling", "pdf"), layout.report(), layout.log("train", dataset="D"),
         layout.benchmark("train", dataset="D"),
     ]
@@ -72,3 +73,11 @@ def test_layout_is_torch_free():
     code = "import sys, cdga.layout; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_analysis_outputs_per_model_and_per_domain():
+    run = dict(dataset="D", method="erm", test_env="a", level=1, trial=0)
+    assert (layout.analysis_output("landscape", "_surface.csv", **run)
+            == "results/analyses/landscape/D/erm/a/scale1/trial0_surface.csv")
+    assert layout.analysis_output("shift", dataset="D", test_env="a") == "results/analyses/shift/D/a.csv"
+    assert layout.analysis_figure("tsne", dataset="D", test_env="a") == "results/summary/figures/tsne_D_a.png"

@@ -42,7 +42,7 @@ def test_workflow_passes_snakemakes_linter(tmp_path: Path) -> None:
 
 
 def test_rule_env_holds_the_packages_dependencies() -> None:
-    env = yaml.safe_load((REPO / "envs" / "cdga.yaml").read_text())
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "cdga.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert pip == project["dependencies"]

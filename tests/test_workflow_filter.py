@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
+from cdga import layout
 from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, plan
 
 from workflow import TEST_CONFIG, planned_jobs, snakemake
@@ -55,7 +57,7 @@ def test_filter_then_the_filtered_manifests(tmp_path: Path) -> None:
     shares = pd.read_csv(results / "summary/filtering_pairs.csv")
     assert len(shares) == 6 and shares["kept_share"].between(0, 1).all()
     assert (results / "summary/figures/filtering_examples_DemoDigits.png").stat().st_size > 0
-    assert (results / "logs/filter/DemoDigits/photo/scorer.log").read_text()
+    assert (results.parent / layout.log("filter_scorer", dataset="DemoDigits", test_env="photo")).read_text()
 
     edit = plan(tmp_path, {"filtering": {"threshold": 0.1},
                            "dataset_settings": {"DemoDigits": {"variants": ["pg"]}}}, targets)

@@ -135,14 +135,15 @@ def run_model(dataset, method, test_env, level, trial, draw="", selection="train
 
 
 # ---------------------------------------------------------------- analyses and summaries
-def analysis_model_output(analysis, dataset, method, test_env, level, trial, suffix=".csv") -> str:
-    """A per-model analysis's output of one selected model."""
-    return f"{ANALYSES}/{analysis}/{run_part(dataset, method, test_env, level, trial)}{suffix}"
+def analysis_output(analysis: str, suffix: str = ".csv", **wildcards) -> str:
+    """An analysis job's output: per selected model (wildcards dataset, method, test_env,
+    level, trial) or per test domain (dataset, test_env), ``suffix`` naming which file."""
+    return f"{ANALYSES}/{_job_part(analysis, wildcards)}{suffix}"
 
 
-def analysis_domain_output(analysis, dataset, test_env, suffix=".csv") -> str:
-    """A per-test-domain analysis's output (every analysed model of that domain)."""
-    return f"{ANALYSES}/{analysis}/{dataset}/{test_env}{suffix}"
+def analysis_figure(analysis: str, ext: str = "png", **wildcards) -> str:
+    """The figure one analysis job draws: <analysis>_<wildcard values>."""
+    return figure("_".join([analysis, *map(str, wildcards.values())]), ext)
 
 
 def summary(name: str, ext: str = "csv") -> str:
