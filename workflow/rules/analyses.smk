@@ -8,74 +8,54 @@
 TARGETS += [layout.figure("scaling")]
 
 
-def analysis_rule(name):
-    """The rule <name> and summarize_<name> of one registered analysis."""
-    spec = analysis.get(name)
-    keys = (["dataset", "method", "test_env", "level", "trial"] if spec.per == "model"
-            else ["dataset", "test_env"])
-    outputs = {key: layout.analysis_output(name, suffix, **wildcards_of(*keys))
-               for key, suffix in spec.outputs.items()}
-    if spec.job_figure:
-        drawn = layout.analysis_figure(name, "png", **wildcards_of(*keys))
-        outputs["png"] = report(drawn, caption=caption(name, spec.job_figure),
-                                category="Analyses", subcategory=spec.subcategory)
-        outputs["pdf"] = layout.analysis_figure(name, "pdf", **wildcards_of(*keys))
-    jobs = PLAN.analysis_jobs(name)
+for _name in PLAN.analyses():
+    _spec = analysis.get(_name)
+    _keys = analysis_keys(_name)
+    _jobs = PLAN.analysis_jobs(_name)
+    TARGETS += analysis_targets(_name)
 
     rule:
         name:
-            name
+            _name
         input:
-            unpack(lambda wc: spec.job_inputs(PLAN, job(wc))),
+            unpack(lambda wc, spec=_spec: spec.job_inputs(PLAN, job(wc))),
         output:
-            **outputs,
+            **analysis_job_outputs(_name),
         params:
-            settings=PLAN.analysis_params(name),
-            **{key: (lambda wc, key=key: spec.job_params(PLAN, job(wc))[key])
-               for key in spec.job_params(PLAN, jobs[0] if jobs else {})},
+            settings=PLAN.analysis_params(_name),
+            **{key: (lambda wc, spec=_spec, key=key: spec.job_params(PLAN, job(wc))[key])
+               for key in (_spec.job_params(PLAN, _jobs[0]) if _jobs else {})},
         threads: config["analyses"]["threads"]
         log:
-            log_of(name, *keys),
+            log_of(_name, *_keys),
         benchmark:
-            benchmark_of(name, *keys)
+            benchmark_of(_name, *_keys)
         conda:
             CONDA_ENV
         script:
             "../scripts/analysis.py"
 
-    global TARGETS
-    if spec.job_figure:
-        TARGETS += [layout.analysis_figure(name, "png", **j) for j in jobs]
-    if spec.caption is None:
-        return
-    TARGETS.append(layout.summary(name))
+    if _spec.caption is not None:
 
-    rule:
-        name:
-            f"summarize_{name}"
-        input:
-            **{key: [layout.analysis_output(name, suffix, **j) for j in jobs]
-               for key, suffix in spec.outputs.items()},
-        output:
-            table=report(layout.summary(name), caption=caption(name, spec.caption),
-                         category="Analyses", subcategory=spec.subcategory),
-            **{stem: figure(stem, caption(f"{stem}_figure", text), "Analyses", spec.subcategory)
-               for stem, text in spec.figures.items()},
-        params:
-            methods=config["analyses"]["methods"],
-        localrule: True  # seconds long: on the submit host under a cluster executor
-        log:
-            log_of(f"summarize_{name}"),
-        benchmark:
-            benchmark_of(f"summarize_{name}")
-        conda:
-            CONDA_ENV
-        script:
-            "../scripts/summarize_analysis.py"
-
-
-for _name in PLAN.analyses():
-    analysis_rule(_name)
+        rule:
+            name:
+                f"summarize_{_name}"
+            input:
+                **{key: [layout.analysis_output(_name, suffix, **j) for j in _jobs]
+                   for key, suffix in _spec.outputs.items()},
+            output:
+                **analysis_summary_outputs(_name),
+            params:
+                methods=config["analyses"]["methods"],
+            localrule: True  # seconds long: on the submit host under a cluster executor
+            log:
+                log_of(f"summarize_{_name}"),
+            benchmark:
+                benchmark_of(f"summarize_{_name}")
+            conda:
+                CONDA_ENV
+            script:
+                "../scripts/summarize_analysis.py"
 
 
 rule scaling_figure:

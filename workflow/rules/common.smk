@@ -51,5 +51,41 @@ def figure(stem, caption_path, category, subcategory=None):
     return [png, layout.figure(stem, "pdf")]
 
 
+def analysis_keys(name):
+    """The wildcards of an analysis's jobs (cdga.analysis: per model or per test domain)."""
+    if analysis.get(name).per == "model":
+        return ["dataset", "method", "test_env", "level", "trial"]
+    return ["dataset", "test_env"]
+
+
+def analysis_job_outputs(name):
+    """Output templates of the job rule <name>, its files and its own figure when it draws one."""
+    spec, wcs = analysis.get(name), wildcards_of(*analysis_keys(name))
+    out = {key: layout.analysis_output(name, suffix, **wcs) for key, suffix in spec.outputs.items()}
+    if spec.job_figure:
+        out["png"] = report(layout.analysis_figure(name, "png", **wcs), category="Analyses",
+                            caption=caption(name, spec.job_figure), subcategory=spec.subcategory)
+        out["pdf"] = layout.analysis_figure(name, "pdf", **wcs)
+    return out
+
+
+def analysis_summary_outputs(name):
+    """Outputs of summarize_<name>, its table and figures, each with its caption."""
+    spec = analysis.get(name)
+    table = report(layout.summary(name), caption=caption(name, spec.caption),
+                   category="Analyses", subcategory=spec.subcategory)
+    return {"table": table, **{stem: figure(stem, caption(f"{stem}_figure", text), "Analyses",
+                                            spec.subcategory)
+                               for stem, text in spec.figures.items()}}
+
+
+def analysis_targets(name):
+    """An analysis's final outputs: its summary table, else every job's figure."""
+    spec = analysis.get(name)
+    if spec.caption is not None:
+        return [layout.summary(name)]
+    return [layout.analysis_figure(name, "png", **j) for j in PLAN.analysis_jobs(name)]
+
+
 # Each stage file appends the final outputs it owns; rule all (in the Snakefile) requests them.
 TARGETS = []
