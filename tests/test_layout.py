@@ -60,7 +60,7 @@ def test_every_artifact_kind_lies_under_results_and_is_distinct():
 
 
 def test_logs_and_benchmarks_derive_from_rule_and_wildcards():
-    wc = dict(dataset="D", method="erm", test_env="a", level=2, trial=0, draw="_hparams1")
+    wc = {"dataset": "D", "method": "erm", "test_env": "a", "level": 2, "trial": 0, "draw": "_hparams1"}
     assert layout.log("train", **wc) == "results/logs/train/D/erm/a/scale2/trial0_hparams1.log"
     assert layout.benchmark("train", **wc) == "results/benchmarks/train/D/erm/a/scale2/trial0_hparams1.tsv"
     assert layout.log("tables") == "results/logs/tables.log"
@@ -76,7 +76,7 @@ def test_layout_is_torch_free():
 
 
 def test_analysis_outputs_per_model_and_per_domain():
-    run = dict(dataset="D", method="erm", test_env="a", level=1, trial=0)
+    run = {"dataset": "D", "method": "erm", "test_env": "a", "level": 1, "trial": 0}
     assert (layout.analysis_output("landscape", "_surface.csv", **run)
             == "results/analyses/landscape/D/erm/a/scale1/trial0_surface.csv")
     assert layout.analysis_output("shift", dataset="D", test_env="a") == "results/analyses/shift/D/a.csv"

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from cdga import layout
 from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, plan
 
+from cdga import layout
 from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 SUMMARY = ["results/summary/filtering_pairs.csv", "results/summary/filtering_classes.csv"]

@@ -138,7 +138,7 @@ class Adversarial(Analysis):
 
     name = "adversarial"
     subcategory = "Adversarial robustness"
-    SCHEMA = {
+    SCHEMA: ClassVar[dict] = {
         "type": "object", "additionalProperties": False,
         "required": ["attacks", "eps_255", "pgd_steps", "pgd_step_size", "images", "batch_size",
                      "seed"],
@@ -159,7 +159,7 @@ class Adversarial(Analysis):
         f"seeded sample of {_cfg(name, 'images')} test-domain images. PGD uses "
         f"{_cfg(name, 'pgd_steps')} steps of {_cfg(name, 'pgd_step_size')} x eps from a random "
         "start; ``eps = 0`` is the clean accuracy.")
-    figures = {"adversarial": (
+    figures: ClassVar[dict] = {"adversarial": (
         "Test-domain accuracy against the L-inf budget eps (in units of 1/255) under FGSM and "
         "PGD, one line per method. Accuracy is averaged over test domains within each trial; "
         "bands are standard errors over trials.")}
@@ -197,7 +197,7 @@ class Landscape(Analysis):
 
     name = "landscape"
     subcategory = "Loss landscape"
-    SCHEMA = {
+    SCHEMA: ClassVar[dict] = {
         "type": "object", "additionalProperties": False,
         "required": ["images", "span", "points_1d", "points_2d", "radius", "radius_directions",
                      "power_iters", "batch_size", "seed"],
@@ -209,7 +209,7 @@ class Landscape(Analysis):
             "batch_size": _integer(), "seed": _SEED,
         },
     }
-    outputs = {"table": ".csv", "surface": "_surface.csv"}
+    outputs: ClassVar[dict] = {"table": ".csv", "surface": "_surface.csv"}
     caption = (
         "Loss landscape summary per selected model and probe set (\"train domains\": real "
         "training-split images of the training domains; \"test domain\": the held-out domain), "
@@ -218,7 +218,7 @@ class Landscape(Analysis):
         f"({_cfg(name, 'power_iters')} power iterations with Hessian-vector products), "
         "``radius_sharpness`` the mean loss increase at alpha = +-``radius`` along "
         "filter-normalised random directions (Li et al. 2018). Larger means sharper.")
-    figures = {
+    figures: ClassVar[dict] = {
         "landscape_1d": (
             "1-D loss curves along a filter-normalised random direction (BatchNorm parameters "
             "and biases not perturbed), alpha = 0 being the trained model. Mean over test "
@@ -275,7 +275,7 @@ class Shift(Analysis):
     name = "shift"
     per = "domain"
     subcategory = "Domain shift"
-    SCHEMA = {
+    SCHEMA: ClassVar[dict] = {
         "type": "object", "additionalProperties": False,
         "required": ["images", "radius", "steps", "lr", "pca_components", "kde_samples",
                      "eps_div", "eps_cor", "batch_size", "seed"],
@@ -298,7 +298,7 @@ class Shift(Analysis):
         "``correlation``: OoD-Bench's (Ye et al. 2022) shifts, estimated with Gaussian KDEs on "
         f"{_cfg(name, 'pca_components')} standardised PCA components of the features and "
         "importance sampling. Lower means less shift.")
-    figures = {"shift": (
+    figures: ClassVar[dict] = {"shift": (
         "Transferability, diversity shift and correlation shift (training domains to test "
         "domain) per method: mean over test domains per trial; error bars are standard errors "
         f"over trials. {_TRIALS_NOTE}")}
@@ -340,7 +340,7 @@ class TSNE(Analysis):
     name = "tsne"
     per = "domain"
     subcategory = "t-SNE"
-    SCHEMA = {
+    SCHEMA: ClassVar[dict] = {
         "type": "object", "additionalProperties": False,
         "required": ["method", "synthetic_methods", "real_images", "synthetic_images",
                      "perplexity", "batch_size", "seed"],
@@ -356,7 +356,7 @@ class TSNE(Analysis):
             "batch_size": _integer(), "seed": _SEED,
         },
     }
-    outputs = {"points": ".csv"}
+    outputs: ClassVar[dict] = {"points": ".csv"}
     job_figure = (
         f"t-SNE of penultimate features of the {_cfg(name, 'method')} model (trial 0) for this "
         "test domain: real images coloured by domain (the test domain outlined), and the "

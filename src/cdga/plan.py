@@ -209,8 +209,8 @@ class Plan:
         """Wildcards of every training run (main_only: at each method's main level), each
         with the defaults (draw '') and every hyperparameter draw (training.hparam_draws)."""
         training = self.config["training"]
-        return [dict(dataset=ds, method=m, test_env=env, level=level, trial=trial,
-                     draw=layout.draw_part(k))
+        return [{"dataset": ds, "method": m, "test_env": env, "level": level, "trial": trial,
+                     "draw": layout.draw_part(k)}
                 for ds in self.datasets for m in self.dataset_methods(ds)
                 for env in self.test_envs(ds)
                 for level in ([self.main_level(m)] if main_only else self.levels(m))
@@ -237,7 +237,7 @@ class Plan:
         """Wildcards of the analysed models: analyses.methods x test domains x first trials."""
         cfg = self.config["analyses"]
         trials = min(cfg["trials"], self.config["training"]["trials"])
-        return [dict(dataset=ds, method=m, test_env=t, level=self.main_level(m), trial=k)
+        return [{"dataset": ds, "method": m, "test_env": t, "level": self.main_level(m), "trial": k}
                 for ds in self.datasets if dataset in (None, ds)
                 for m in cfg["methods"]
                 if m in self.config["methods"] and methods.runs_on(m, self.settings(ds)["variants"])
@@ -252,7 +252,7 @@ class Plan:
         """Wildcards of one analysis's jobs: per analysed model, or per (dataset, test domain)."""
         if analysis.get(name).per == "model":
             return self.analysed_runs()
-        return [dict(dataset=ds, test_env=t) for ds, t in self.test_env_pairs()]
+        return [{"dataset": ds, "test_env": t} for ds, t in self.test_env_pairs()]
 
     def analysis_params(self, name: str) -> dict[str, Any]:
         """An analysis job's settings: its own block without its execution settings."""

@@ -4,6 +4,6 @@ from _logging import setup
 
 log = setup(snakemake)  # noqa: F821  (chooses a GPU rule's GPU before torch is imported)
 
-from cdga import analysis  # noqa: E402
+from cdga import analysis
 
 analysis.get(snakemake.rule).run(snakemake, log)  # noqa: F821
