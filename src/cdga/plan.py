@@ -128,6 +128,7 @@ class Plan:
         """The configured datasets that have synthetic images to make (and to score)."""
         return [ds for ds in self.datasets if self.generation_shards(ds)]
 
+    @functools.cache  # noqa: B019
     def generate_params(self, dataset: str, variant: str, tgt: str) -> dict[str, Any]:
         """What one generation job reads: its prompt's dataset settings, the generation keys
         shared by every variant plus its own variant's block, the storage keys (none for PNG),
