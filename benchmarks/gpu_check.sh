@@ -54,9 +54,10 @@ timeout 150 "$python" -m snakemake -s "$repo/workflow/Snakefile" --directory "$o
   --configfile "${configs[@]}" \
   --config device="$device" --cores all "${dry[@]}" > "$out/study.log" 2>&1
 if [ "$quick" = 0 ]; then
-  # stage (log folder) and the device its jobs computed on, counted (cdga.device logs it)
+  # rule (cdga.layout.log: results/logs/<rule>[/<wildcards>].log) and the device its jobs
+  # computed on, counted (cdga.device logs it)
   grep -r "cdga.device: device:" "$out/study/results/logs" \
-    | sed -E 's#^.*/results/logs/([^/]+)/.*cdga\.device: device: ([^ ]+).*#\1 \2#' \
+    | sed -E 's#^.*/results/logs/([^/.:]+)[/.].*cdga\.device: device: ([^ ]+).*#\1 \2#' \
     | sort | uniq -c > "$out/devices.txt"
 fi
 

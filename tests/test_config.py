@@ -9,7 +9,7 @@ from conftest import REPO
 
 from cdga.config import ConfigError, validate
 
-SCHEMA = REPO / "config" / "schemas" / "config.schema.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def demo() -> dict:

@@ -257,7 +257,7 @@ def test_adversarial(run_script, toy_split: Path) -> None:
     out = toy_split.parent / "adversarial.csv"
     job = Job("adversarial", {"model": toy_model(toy_split.parent / "m.pt"), "split": toy_split},
               {"table": out}, analysis_params("adversarial"), RUN)
-    record = run_script("analysis_adversarial.py", job)
+    record = run_script("analysis.py", job)
     assert_all_on_meta(record, "Normalized", "Classifier")
     assert set(pd.read_csv(out)["attack"]) == {"fgsm", "pgd"}
 
@@ -265,9 +265,9 @@ def test_adversarial(run_script, toy_split: Path) -> None:
 def test_landscape(run_script, toy_split: Path) -> None:
     root = toy_split.parent
     job = Job("landscape", {"model": toy_model(root / "m.pt"), "split": toy_split},
-              {"summary": root / "summary.csv", "surface": root / "surface.csv"},
+              {"table": root / "summary.csv", "surface": root / "surface.csv"},
               analysis_params("landscape"), RUN)
-    record = run_script("analysis_landscape.py", job)
+    record = run_script("analysis.py", job)
     assert_all_on_meta(record, "Normalized", "Classifier")
     assert len(pd.read_csv(root / "summary.csv")) == 2
 
@@ -276,9 +276,9 @@ def test_shift(run_script, toy_split: Path) -> None:
     root = toy_split.parent
     runs = [RUN, {**RUN, "method": "cdga_ig", "level": 1}]
     models = [str(toy_model(root / f"m{k}.pt", seed=k)) for k in range(2)]
-    job = Job("shift", {"models": models, "split": toy_split}, {"table": root / "shift.csv"},
+    job = Job("shift", {"model": models, "split": toy_split}, {"table": root / "shift.csv"},
               {"runs": runs, **analysis_params("shift")}, {"dataset": "Toy", "test_env": "c"})
-    record = run_script("analysis_shift.py", job)
+    record = run_script("analysis.py", job)
     assert_all_on_meta(record, "Sequential", "Conv2d")  # the featurizer (Classifier.features)
     assert len(pd.read_csv(root / "shift.csv")) == 2
 
@@ -295,7 +295,7 @@ def test_tsne(run_script, toy_split: Path) -> None:
               {"points": root / "points.csv", "png": root / "tsne.png", "pdf": root / "tsne.pdf"},
               {**analysis_params("tsne"), "synthetic_method": "cdga_ig"},
               {"dataset": "Toy", "test_env": "c"})
-    record = run_script("analysis_tsne.py", job)
+    record = run_script("analysis.py", job)
     assert_all_on_meta(record, "Sequential", "Conv2d")  # the featurizer (Classifier.features)
     assert set(pd.read_csv(root / "points.csv")["origin"]) == {"real", "synthetic"}
 

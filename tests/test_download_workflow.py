@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 from conftest import write_image
 
+from cdga import layout
 from cdga.registry import domains
 from workflow import planned_jobs, snakemake
 
@@ -43,7 +44,7 @@ def test_prepare_rule_downloads_once_and_feeds_the_split(tmp_path: Path) -> None
     assert table.groupby("domain").size().to_dict() == {d: 10 for d in domains("PACS")}
     marker = json.loads((work / "results" / "prepared" / "PACS.json").read_text())
     assert marker["obtained"] == "downloaded"
-    assert (work / "results" / "logs" / "data" / "prepare_PACS.log").read_text()
+    assert (work / layout.log("prepare_PACS")).read_text()
     assert "Nothing to be done" in snakemake(work, target, "--configfile", str(config)).stderr
 
     # A fresh results folder over the same datasets_root finds the data; the source is gone.

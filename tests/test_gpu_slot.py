@@ -16,19 +16,17 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import REPO
 
-from cdga import gpu_slot
+from cdga import analysis, gpu_slot, plan
 from workflow import SNAKEFILE, TEST_CONFIG
 
 PROFILE = REPO / "profiles" / "local"
-GPU_RULES = sorted(yaml.safe_load((PROFILE / "config.yaml").read_text())["set-resources"])
+GPU_RULES = sorted(plan.gpu_rules())  # both profiles give each a GPU
 SCRIPTS = {"train_demo_ldm": "train_demo_ldm.py", "generate": "generate.py",
            "generation_quality": "generation_quality.py", "train": "train.py",
            "filter_scorer": "filter_scorer.py", "filter_synthetic": "filter_synthetic.py",
-           "adversarial": "analysis_adversarial.py", "landscape": "analysis_landscape.py",
-           "shift": "analysis_shift.py", "tsne": "analysis_tsne.py"}
+           **{name: "analysis.py" for name in analysis.ANALYSES}}
 
 # Claim a GPU, write its index to argv[2], hold it until the file argv[3] exists.
 CLAIM = """

@@ -104,7 +104,7 @@ def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[variants.Var
 
 
 def test_a_plugin_variant_joins_the_schema_and_the_config_checks(mirror, tmp_path: Path) -> None:
-    schema = config.load_schema(REPO / "config" / "schemas" / "config.schema.yaml")
+    schema = config.load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
     assert schema["$defs"]["variant"]["enum"] == ["pg", "ig", "mirror"]
     assert "flip" in schema["properties"]["generation"]["properties"]["mirror"]["required"]
     cfg = {"datasets": ["DemoDigits"], "generation": {"mirror": {"flip": "horizontal"}},

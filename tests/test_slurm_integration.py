@@ -180,7 +180,7 @@ def slurm_study(cluster: Path) -> Iterator[SimpleNamespace]:
 
 
 def run_slurm_study(root: Path) -> SimpleNamespace:
-    for name in ("workflow", "config", "profiles", "envs", "src"):
+    for name in ("workflow", "config", "profiles", "src"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "slurm").symlink_to("profiles/slurm")
     started = time.monotonic()

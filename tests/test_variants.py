@@ -15,7 +15,7 @@ from conftest import REPO
 from cdga import config, variants
 from cdga.generation import GenerationParams
 
-SCHEMA = REPO / "config" / "schemas" / "config.schema.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 GENERATION = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["generation"]
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import yaml
 from conftest import REPO
 
+from cdga import layout
 from workflow import planned_jobs, snakemake
 
 
@@ -31,7 +32,7 @@ def test_data_rules_build_demo_digits(tmp_path: Path) -> None:
         "art_painting": 10, "cartoon": 10, "photo": 10, "sketch": 10}
     assert set(table["split"]) == {"train", "val"}
     assert (tmp_path / "results" / "data" / "DemoDigits_pretrain" / "captions.csv").is_file()
-    assert (tmp_path / "results" / "logs" / "data" / "split_DemoDigits.log").read_text()
+    assert (tmp_path / layout.log("split_dataset", dataset="DemoDigits")).read_text()
     assert "Nothing to be done" in snakemake(tmp_path, "results/splits/DemoDigits.csv").stderr
 
 
@@ -42,7 +43,7 @@ def test_workflow_passes_snakemakes_linter(tmp_path: Path) -> None:
 
 
 def test_rule_env_holds_the_packages_dependencies() -> None:
-    env = yaml.safe_load((REPO / "envs" / "cdga.yaml").read_text())
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "cdga.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert pip == project["dependencies"]

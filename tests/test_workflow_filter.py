@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, plan
 
+from cdga import layout
 from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 SUMMARY = ["results/summary/filtering_pairs.csv", "results/summary/filtering_classes.csv"]
@@ -55,7 +56,7 @@ def test_filter_then_the_filtered_manifests(tmp_path: Path) -> None:
     shares = pd.read_csv(results / "summary/filtering_pairs.csv")
     assert len(shares) == 6 and shares["kept_share"].between(0, 1).all()
     assert (results / "summary/figures/filtering_examples_DemoDigits.png").stat().st_size > 0
-    assert (results / "logs/filter/DemoDigits/photo/scorer.log").read_text()
+    assert (results.parent / layout.log("filter_scorer", dataset="DemoDigits", test_env="photo")).read_text()
 
     edit = plan(tmp_path, {"filtering": {"threshold": 0.1},
                            "dataset_settings": {"DemoDigits": {"variants": ["pg"]}}}, targets)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cdga import layout
 from cdga.shards import TarShard
 from workflow import TEST_CONFIG, planned_jobs, snakemake
 
@@ -48,5 +49,5 @@ def test_demo_ldm_then_pg_and_ig_shards(tmp_path: Path) -> None:
         assert set(manifest["model"]) == {"results/models/demo_ldm"}
         assert TarShard(tmp_path / tar).image(manifest["member"][0]).size == (16, 16)
     assert manifest["prompt"][0].startswith("the digit ")  # IG: class-only prompt
-    assert (tmp_path / "results/logs/ldm/train_demo_ldm.log").read_text()
+    assert (tmp_path / layout.log("train_demo_ldm")).read_text()
     assert "Nothing to be done" in snakemake(tmp_path, *targets).stderr

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cdga import filtering, hparams, methods, registry, variants
+from cdga import analysis, filtering, hparams, methods, registry, variants
 from cdga.schedulers import SCHEDULERS
 from cdga.shards import IMAGE_FORMATS
 
@@ -63,12 +63,13 @@ def add_hparams(schema: dict) -> None:
 
 def load_schema(path: str | Path) -> dict:
     """Read the YAML JSON-schema and add the registries' parts (``registry_defs``, the
-    variants' blocks, the algorithms' hyperparameters)."""
+    variants' blocks, the algorithms' hyperparameters, the analyses' blocks)."""
     with open(path) as fh:
         schema = yaml.safe_load(fh)
     schema.setdefault("$defs", {}).update(registry_defs())
     add_variants(schema)
     add_hparams(schema)
+    analysis.add_schemas(schema)
     return schema
 
 

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cdga import hparams, methods, selection
+from cdga import hparams, layout, methods, selection
 from cdga.registry import DATASETS, in_domainbed
 
 ARGS = ("dataset", "algorithm", "test_envs", "trial_seed", "hparams_seed", "holdout_fraction")
@@ -110,14 +110,14 @@ def _folder_name(record: Mapping) -> str:
 
 
 def export(train_dir: str | Path, out_dir: str | Path, level: int) -> list[Path]:
-    """Copy every run under ``train_dir`` (``results/train``) into a new sweep folder
+    """Copy every run under ``train_dir`` (``cdga.layout.TRAIN``) into a new sweep folder
     ``out_dir``: real-only methods (level 0) and synthetic methods at scale ``level``.
     Returns the run folders written."""
     train_dir, out_dir = Path(train_dir), Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"export folder {str(out_dir)!r} is not empty; collect_results "
                               "would read whatever it holds, so choose a new one")
-    paths = sorted(train_dir.glob("*/*/*/scale*/trial*/results.jsonl"))
+    paths = sorted(train_dir.glob(f"{layout.run_part('*', '*', '*', '*', '*')}/{layout.RUN_RECORDS}"))
     if not paths:
         raise FileNotFoundError(f"no <dataset>/<method>/<test_env>/scale<L>/trial<k>/"
                                 f"results.jsonl under {str(train_dir)!r}")
@@ -130,7 +130,7 @@ def export(train_dir: str | Path, out_dir: str | Path, level: int) -> list[Path]
             continue
         run = out_dir / _folder_name(first)
         run.mkdir(parents=True)
-        shutil.copyfile(path, run / "results.jsonl")
+        shutil.copyfile(path, run / layout.RUN_RECORDS)
         (run / "done").write_text("done")
         written.append(run)
     if not written:
@@ -144,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "Export a finished study's training runs as a DomainBed sweep folder for "
         "`python -m domainbed.scripts.collect_results --input_dir OUT_DIR`."))
     parser.add_argument("out_dir", type=Path, help="the sweep folder to create (new or empty)")
-    parser.add_argument("--train-dir", type=Path, default=Path("results/train"),
-                        help="the study's training runs (default: results/train)")
+    parser.add_argument("--train-dir", type=Path, default=Path(layout.TRAIN),
+                        help=f"the study's training runs (default: {layout.TRAIN})")
     parser.add_argument("--level", type=int, default=1, help=(
         "scale level of the synthetic methods to export, one per method so that DomainBed "
         "does not merge levels (default 1, the config's scaling.default_level default)"))

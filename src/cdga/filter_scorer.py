@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cdga import generation_quality as gq
-from cdga.generation import load_image, square
+from cdga.images import load_image, square
 from cdga.networks import Classifier, load_model
 from cdga.shards import TarShard
 

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 from tqdm import tqdm
 
 from cdga import variants
+from cdga.images import load_image, to_pil
 from cdga.io import write_csv, write_json
 from cdga.schedulers import SCHEDULERS
 from cdga.shards import IMAGE_FORMATS, LOSSLESS, TarShard, image_bytes, storage_settings, write_tar
@@ -156,27 +156,6 @@ def plan_shard(table: pd.DataFrame, dataset: str, settings: Mapping, params: Gen
     return plan
 
 
-def square(image: Image.Image, resolution: int) -> Image.Image:
-    """``image`` as RGB at ``resolution`` x ``resolution`` (bicubic), the size every stage states."""
-    image = image.convert("RGB")
-    if image.size == (resolution, resolution):
-        return image
-    return image.resize((resolution, resolution), Image.BICUBIC)
-
-
-def load_image(path: str, resolution: int) -> Image.Image:
-    with Image.open(path) as im:
-        return square(im, resolution)
-
-
-@torch.no_grad()
-def latents(pipe, images: list[Image.Image], resolution: int) -> torch.Tensor:
-    """Posterior-mean VAE latents of ``images``, one image per call (batch-independent)."""
-    x = pipe.image_processor.preprocess(images, height=resolution, width=resolution)
-    x = x.to(device=pipe.device, dtype=pipe.vae.dtype)
-    return torch.cat([pipe.vae.encode(x[i : i + 1]).latent_dist.mean for i in range(len(x))])
-
-
 def prepare_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> dict:
     """The pipeline inputs of one batch of plan rows: sources read and sized, the variant's
     pipeline input made from them, prompts and per-image generators."""
@@ -192,11 +171,6 @@ def prepare_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> dict:
 def run_pipeline(pipe, inputs: Mapping) -> torch.Tensor:
     """One pipeline call: the images in [0, 1], (batch, 3, height, width), on the CPU."""
     return pipe(**inputs, output_type="pt").images.cpu()
-
-
-def to_pil(images: torch.Tensor) -> list[Image.Image]:
-    """The pipeline's own conversion of its ``"pt"`` output to PIL images (as ``"pil"`` gives)."""
-    return VaeImageProcessor.numpy_to_pil(VaeImageProcessor.pt_to_numpy(images))
 
 
 def run_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> list[Image.Image]:

@@ -26,7 +26,7 @@ from skimage.metrics import structural_similarity
 
 from cdga import figures
 from cdga import variants as registered_variants
-from cdga.generation import load_image, square
+from cdga.images import load_image, square
 from cdga.networks import Classifier
 from cdga.shards import TarShard
 

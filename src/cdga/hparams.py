@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from cdga import execution
+
 Distribution = Callable[[np.random.RandomState], Any]
 
 
@@ -52,10 +54,9 @@ ALGORITHM_HPARAMS: dict[str, tuple[HParam, ...]] = {
 }
 # Read by the methods with synthetic images only (cdga.methods); never drawn.
 SYNTHETIC_KEYS = ("synthetic_ratio",)
-# Change no result: never in a job's params nor the resume fingerprint. ``trials`` and
-# ``hparam_draws`` say which runs exist, not what one computes.
-EXECUTION_KEYS = ("trials", "hparam_draws", "threads", "num_workers", "eval_batch_size",
-                  "cache_images")
+# Change no result: never in a job's params nor the resume fingerprint (declared in
+# cdga.execution; ``trials`` and ``hparam_draws`` say which runs exist, not what one computes).
+EXECUTION_KEYS = execution.keys("training")
 
 
 def own(algorithm: str) -> tuple[HParam, ...]:

@@ -219,7 +219,7 @@ class ImageGuided(Variant):
         import torch
         from PIL import Image
 
-        from cdga.generation import latents, load_image
+        from cdga.images import latents, load_image
 
         guides = [load_image(p, resolution) for p in batch["guide_path"]]
         lam = torch.tensor(batch["lam"].to_numpy(), dtype=torch.float32)

@@ -1,5 +1,7 @@
 # Stage 3: the image manifest of every training job, with the test-domain leakage guard.
 
+ASSEMBLY = wildcards_of("dataset", "method", "test_env", "level")
+
 
 wildcard_constraints:
     method="[a-z_]+",
@@ -11,17 +13,17 @@ rule assemble:
     """Real images of every domain (train/val/test roles) plus the method's synthetic images
     (a filtered method's: those its filter job keeps)."""
     input:
-        split=lambda wc: split_table(wc.dataset),
-        synthetic=assembly_synthetic,
-        keep=assembly_keep,  # filtered methods: the filter stage's decisions
+        split=lambda wc: layout.split_table(wc.dataset),
+        synthetic=lambda wc: PLAN.assembly_synthetic(**job(wc)),
+        keep=lambda wc: PLAN.assembly_keep(wc.dataset, wc.method, wc.test_env),
     params:
-        variant=lambda wc: methods.variant(wc.method, settings(wc.dataset)["variants"]),
+        variant=lambda wc: PLAN.variant(wc.dataset, wc.method),
     output:
-        assembly_manifest("{dataset}", "{method}", "{test_env}", "{level}"),
+        layout.assembly_manifest(**ASSEMBLY),
     log:
-        f"{LOGS}/assemble/{{dataset}}/{{method}}/{{test_env}}/scale{{level}}.log",
+        layout.log("assemble", **ASSEMBLY),
     benchmark:
-        f"{BENCH}/assemble/assemble_{{dataset}}_{{method}}_{{test_env}}_scale{{level}}.tsv"
+        layout.benchmark("assemble", **ASSEMBLY)
     conda:
         CONDA_ENV
     script:

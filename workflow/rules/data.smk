@@ -1,21 +1,21 @@
 # Stage 1: dataset preparation (DomainBed layout) and the train/validation split table.
 
-TARGETS += [split_table(ds) for ds in config["datasets"]]
+TARGETS += [layout.split_table(ds) for ds in PLAN.datasets]
 
 
 rule make_demo_digits:
     """Render the demo dataset and its LDM pretraining corpus from scikit-learn's digits."""
     output:
-        dataset=directory(dataset_dir(registry.DEMO)),
-        pretrain=directory(DEMO_PRETRAIN),
+        dataset=directory(layout.dataset_dir(DATA_ROOT, registry.DEMO)),
+        pretrain=directory(layout.dataset_dir(DATA_ROOT, registry.DEMO_PRETRAIN)),
     params:
-        descriptions=lambda wc: settings(registry.DEMO)["descriptions"],
-        prompt_template=lambda wc: settings(registry.DEMO)["prompt_template"],
+        descriptions=lambda wc: PLAN.settings(registry.DEMO)["descriptions"],
+        prompt_template=lambda wc: PLAN.settings(registry.DEMO)["prompt_template"],
         options=config["demo_digits"],
     log:
-        f"{LOGS}/data/make_demo_digits.log",
+        log_of("make_demo_digits"),
     benchmark:
-        f"{BENCH}/data/make_demo_digits.tsv"
+        benchmark_of("make_demo_digits")
     conda:
         CONDA_ENV
     script:
@@ -25,18 +25,18 @@ rule make_demo_digits:
 rule split_dataset:
     """List, verify and split one dataset into the image table every later stage reads."""
     input:
-        lambda wc: dataset_ready(wc.dataset),
+        lambda wc: PLAN.dataset_input(wc.dataset),
     output:
-        split_table("{dataset}"),
+        layout.split_table("{dataset}"),
     params:
         root=DATA_ROOT,
-        domains=lambda wc: list(domains(wc.dataset)),
+        domains=lambda wc: list(PLAN.domains(wc.dataset)),
         holdout_fraction=config["split"]["holdout_fraction"],
         seed=config["split"]["seed"],
     log:
-        f"{LOGS}/data/split_{{dataset}}.log",
+        log_of("split_dataset", "dataset"),
     benchmark:
-        f"{BENCH}/data/split_{{dataset}}.tsv"
+        benchmark_of("split_dataset", "dataset")
     conda:
         CONDA_ENV
     script:

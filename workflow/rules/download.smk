@@ -1,7 +1,7 @@
 # Stage 0: the real datasets in DomainBed layout under datasets_root, one prepare rule each.
-# The rule's output is a marker in results/, not the dataset folder: a datasets_root that
-# already holds the data (possibly read-only) is only checked, never fetched again, and the DAG
-# never walks hundreds of thousands of image files to compare modification times.
+# The rule's output is a marker (cdga.layout.prepared_marker), not the dataset folder: a
+# datasets_root that already holds the data (possibly read-only) is only checked, never fetched
+# again, and the DAG never walks hundreds of thousands of image files to compare times.
 from cdga.registry import downloadable
 
 for _dataset in downloadable():
@@ -10,15 +10,15 @@ for _dataset in downloadable():
         name:
             f"prepare_{_dataset}"
         output:
-            prepared_marker(_dataset),
+            layout.prepared_marker(_dataset),
         params:
             dataset=_dataset,
             root=DATA_ROOT,
             sources=config["downloads"].get(_dataset, []),
         log:
-            f"{LOGS}/data/prepare_{_dataset}.log",
+            layout.log(f"prepare_{_dataset}"),
         benchmark:
-            f"{BENCH}/data/prepare_{_dataset}.tsv"
+            layout.benchmark(f"prepare_{_dataset}")
         # Clusters usually reach the internet only from the submit host.
         localrule: True
         conda:

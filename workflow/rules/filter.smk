@@ -1,37 +1,33 @@
 # Stage 2c: the filter of the methods *_filtered (cdga.filtering), between generation and
 # assembly. Per (dataset, test domain) a class classifier trained on the real training split of
 # the training domains only; per (dataset, variant, test domain) the scores and keep/drop
-# decision of every synthetic image those methods' runs read.
+# decision of every synthetic image those methods' runs read (cdga.plan: filter_jobs).
+# The execution settings (cdga.execution: filtering) stay out of params: the scripts read them.
 
 FILTER = config["filtering"]
-# Execution settings (eval_batch_size, num_workers, threads) stay out of params: the scripts
-# read them from the config, so editing them reruns nothing.
-FILTER_RULE_KEYS = ("rule", FILTER["rule"])  # the active rule's own value only
+FILTER_TABLES = {k: layout.summary(f"filtering_{k}") for k in ("pairs", "classes")}
+FILTER_EXAMPLES = {ext: [layout.figure(f"filtering_examples_{ds}", ext)
+                         for ds in PLAN.filter_datasets()] for ext in ("png", "pdf")}
 
 
-FILTER_TABLES = {k: f"{RESULTS}/summary/filtering_{k}.csv" for k in ("pairs", "classes")}
-
-
-if filter_jobs():
-    TARGETS += [*FILTER_TABLES.values()]
-    TARGETS += [f"{FIGURES}/filtering_examples_{ds}.{ext}" for ds in filter_datasets()
-                for ext in ("png", "pdf")]
+if PLAN.filter_jobs:
+    TARGETS += [*FILTER_TABLES.values(), *FILTER_EXAMPLES["png"], *FILTER_EXAMPLES["pdf"]]
 
 
 rule filter_scorer:
     """Train the filter's class classifier of one test domain on the real training split of
     the other domains (leakage-checked)."""
     input:
-        split=lambda wc: split_table(wc.dataset),
+        split=lambda wc: layout.split_table(wc.dataset),
     output:
-        **filter_scorer("{dataset}", "{test_env}"),
+        **layout.filter_scorer("{dataset}", "{test_env}"),
     params:
         scorer=FILTER["scorer"],
     threads: FILTER["threads"]
     log:
-        f"{LOGS}/filter/{{dataset}}/{{test_env}}/scorer.log",
+        log_of("filter_scorer", "dataset", "test_env"),
     benchmark:
-        f"{BENCH}/filter/filter_scorer_{{dataset}}_{{test_env}}.tsv"
+        benchmark_of("filter_scorer", "dataset", "test_env")
     conda:
         CONDA_ENV
     script:
@@ -41,19 +37,19 @@ rule filter_scorer:
 rule filter_synthetic:
     """Score one variant's synthetic images of a test domain's pairs; keep or drop each."""
     input:
-        unpack(lambda wc: filter_scorer(wc.dataset, wc.test_env)),
-        split=lambda wc: split_table(wc.dataset),
-        shards=lambda wc: [p[:-4] + ".tar" for p in filter_job_manifests(wc)],
-        manifests=filter_job_manifests,
+        unpack(lambda wc: layout.filter_scorer(wc.dataset, wc.test_env)),
+        split=lambda wc: layout.split_table(wc.dataset),
+        shards=lambda wc: list(map(layout.tar_of, PLAN.filter_manifests(**job(wc)))),
+        manifests=lambda wc: PLAN.filter_manifests(**job(wc)),
     output:
-        filter_decisions("{dataset}", "{variant}", "{test_env}"),
+        layout.filter_decisions("{dataset}", "{variant}", "{test_env}"),
     params:
-        rule={k: FILTER[k] for k in FILTER_RULE_KEYS},
+        rule=PLAN.filter_params(),
     threads: FILTER["threads"]
     log:
-        f"{LOGS}/filter/{{dataset}}/{{test_env}}/{{variant}}.log",
+        log_of("filter_synthetic", "dataset", "variant", "test_env"),
     benchmark:
-        f"{BENCH}/filter/filter_synthetic_{{dataset}}_{{variant}}_{{test_env}}.tsv"
+        benchmark_of("filter_synthetic", "dataset", "variant", "test_env")
     conda:
         CONDA_ENV
     script:
@@ -63,24 +59,23 @@ rule filter_synthetic:
 rule filter_summary:
     """Share kept per pair and per class; per dataset, kept and dropped examples per pair."""
     input:
-        decisions=[filter_decisions(*job) for job in filter_jobs()],
-        shards=sorted({p[:-4] + ".tar" for job in filter_jobs() for p in filter_manifests(*job)}),
+        decisions=[layout.filter_decisions(*j) for j in PLAN.filter_jobs],
+        shards=sorted({layout.tar_of(m) for j in PLAN.filter_jobs for m in PLAN.filter_manifests(*j)}),
     output:
         **{k: report(path, caption=f"../report/filtering_{k}.rst", category="Filtering")
            for k, path in FILTER_TABLES.items()},
-        png=[report(f"{FIGURES}/filtering_examples_{ds}.png",
-                    caption="../report/filtering_examples.rst", category="Filtering")
-             for ds in filter_datasets()],
-        pdf=[f"{FIGURES}/filtering_examples_{ds}.pdf" for ds in filter_datasets()],
+        png=[report(p, caption="../report/filtering_examples.rst", category="Filtering")
+             for p in FILTER_EXAMPLES["png"]],
+        pdf=FILTER_EXAMPLES["pdf"],
     params:
-        datasets=filter_datasets(),
+        datasets=PLAN.filter_datasets(),
         examples=FILTER["examples"],
         resolution=FILTER["scorer"]["resolution"],
         seed=FILTER["scorer"]["seed"],
     log:
-        f"{LOGS}/filter/filter_summary.log",
+        log_of("filter_summary"),
     benchmark:
-        f"{BENCH}/filter/filter_summary.tsv"
+        benchmark_of("filter_summary")
     conda:
         CONDA_ENV
     script:

@@ -1,11 +1,9 @@
 # Stage 2b: CDGA generation, one job per (dataset, variant, source, target, rep, shard), and the
-# quality of what came out. Every ordered pair i != j per variant of the dataset, plus the
-# within-domain pairs (i, i) with its first variant (method ldm_within).
+# quality of what came out. Only the pairs some training run reads are generated (cdga.plan):
+# ordered pairs i != j per variant, and the within-domain pairs (i, i) of method ldm_within.
+from cdga import variants
 
-from cdga.shards import storage_settings
-
-GEN = config["generation"]
-SHARED_GEN_KEYS = ("steps", "scheduler", "resolution", "seed")  # batch_size: execution, script reads it
+SHARD = wildcards_of("dataset", "variant", "src", "tgt", "rep", "shard")
 
 
 wildcard_constraints:
@@ -16,31 +14,28 @@ wildcard_constraints:
     shard=r"\d+",
 
 
-TARGETS += [f"{RESULTS}/summary/generation_quality.csv"]
-TARGETS += [f"{RESULTS}/summary/figures/generation_grid_{ds}.{ext}"
-            for ds in generated_datasets() for ext in ("png", "pdf")]
+TARGETS += [layout.summary("generation_quality")]
+TARGETS += [layout.generation_quality(ds)[ext] for ds in PLAN.generated_datasets()
+            for ext in ("png", "pdf")]
 
 
 rule generate:
     """img2img over one shard of domain src's training images towards domain tgt."""
     input:
-        split=lambda wc: split_table(wc.dataset),
-        model=ldm_inputs(),
+        split=lambda wc: layout.split_table(wc.dataset),
+        model=PLAN.ldm_inputs(),
     output:
-        tar=synthetic_shard("{dataset}", "{variant}", "{src}", "{tgt}", "{rep}", "{shard}"),
-        manifest=synthetic_shard("{dataset}", "{variant}", "{src}", "{tgt}", "{rep}", "{shard}")[:-4] + ".csv",
+        tar=layout.synthetic_shard(**SHARD),
+        manifest=layout.synthetic_manifest(**SHARD),
     params:
-        settings=prompt_settings,
-        # image_format/image_quality shape the bytes; PNG adds none (storage_settings)
-        generation=lambda wc: {**{k: GEN[k] for k in SHARED_GEN_KEYS}, wc.variant: GEN[wc.variant],
-                               **storage_settings(GEN)},
-        shards=lambda wc: shard_count(wc.dataset),
-        ldm=config["ldm"],
-    threads: GEN["threads"]
+        # prompt settings, the generation keys this job reads, shards, ldm (cdga.plan)
+        **{key: (lambda wc, key=key: PLAN.generate_params(wc.dataset, wc.variant, wc.tgt)[key])
+           for key in ("settings", "generation", "shards", "ldm")},
+    threads: config["generation"]["threads"]
     log:
-        f"{LOGS}/generate/{{dataset}}/{{variant}}/{{src}}--{{tgt}}/rep{{rep}}/shard{{shard}}.log",
+        layout.log("generate", **SHARD),
     benchmark:
-        f"{BENCH}/generate/generate_{{dataset}}_{{variant}}_{{src}}--{{tgt}}_rep{{rep}}_shard{{shard}}.tsv"
+        layout.benchmark("generate", **SHARD)
     conda:
         CONDA_ENV
     script:
@@ -50,26 +45,23 @@ rule generate:
 rule generation_quality:
     """Score every synthetic image of a dataset with classifiers trained on its real images."""
     input:
-        split=lambda wc: split_table(wc.dataset),
-        shards=lambda wc: generation_shards(wc.dataset),
-        manifests=lambda wc: [p[:-4] + ".csv" for p in generation_shards(wc.dataset)],
+        split=lambda wc: layout.split_table(wc.dataset),
+        shards=lambda wc: PLAN.generation_shards(wc.dataset),
+        manifests=lambda wc: list(map(layout.manifest_of, PLAN.generation_shards(wc.dataset))),
     output:
-        summary=f"{RESULTS}/summary/generation_quality/{{dataset}}.csv",
-        scores=f"{RESULTS}/summary/generation_quality/{{dataset}}_images.csv",
-        png=report(
-            f"{RESULTS}/summary/figures/generation_grid_{{dataset}}.png",
-            caption="../report/generation_grid.rst",
-            category="Generation",
-        ),
-        pdf=f"{RESULTS}/summary/figures/generation_grid_{{dataset}}.pdf",
+        summary=layout.generation_quality("{dataset}")["summary"],
+        scores=layout.generation_quality("{dataset}")["scores"],
+        png=report(layout.generation_quality("{dataset}")["png"],
+                   caption="../report/generation_grid.rst", category="Generation"),
+        pdf=layout.generation_quality("{dataset}")["pdf"],
     params:
-        domains=lambda wc: list(domains(wc.dataset)),
-        options=without(config["generation_quality"], "threads"),
+        domains=lambda wc: list(PLAN.domains(wc.dataset)),
+        options=execution.job_block("generation_quality", config["generation_quality"]),
     threads: config["generation_quality"]["threads"]
     log:
-        f"{LOGS}/generate/generation_quality_{{dataset}}.log",
+        log_of("generation_quality", "dataset"),
     benchmark:
-        f"{BENCH}/generate/generation_quality_{{dataset}}.tsv"
+        benchmark_of("generation_quality", "dataset")
     conda:
         CONDA_ENV
     script:
@@ -79,17 +71,14 @@ rule generation_quality:
 rule generation_quality_table:
     """All datasets' generation quality in one table."""
     input:
-        [f"{RESULTS}/summary/generation_quality/{ds}.csv" for ds in generated_datasets()],
+        [layout.generation_quality(ds)["summary"] for ds in PLAN.generated_datasets()],
     output:
-        report(
-            f"{RESULTS}/summary/generation_quality.csv",
-            caption="../report/generation_quality.rst",
-            category="Generation",
-        ),
+        report(layout.summary("generation_quality"), caption="../report/generation_quality.rst",
+               category="Generation"),
     log:
-        f"{LOGS}/generate/generation_quality_table.log",
+        log_of("generation_quality_table"),
     benchmark:
-        f"{BENCH}/generate/generation_quality_table.tsv"
+        benchmark_of("generation_quality_table")
     conda:
         CONDA_ENV
     script:

@@ -1,21 +1,21 @@
 # Stage 2a: the demo LDM, a tiny Stable-Diffusion-architecture pipeline trained in the DAG.
-# Generation depends on it only when ldm.model names its directory (common.smk: ldm_inputs).
+# Generation depends on it only when ldm.model names its directory (cdga.plan: ldm_inputs).
 
 
 rule train_demo_ldm:
     """Train the demo LDM on the demo dataset's captioned pretraining corpus; save_pretrained it."""
     input:
-        DEMO_PRETRAIN,
+        layout.dataset_dir(DATA_ROOT, registry.DEMO_PRETRAIN),
     output:
-        directory(DEMO_LDM),
+        directory(layout.demo_ldm()),
     params:
-        options=without(config["demo_ldm"], "threads"),
-        work_dir=f"{DEMO_LDM}.work",  # tokenizer files and resumable checkpoints
+        options=execution.job_block("demo_ldm", config["demo_ldm"]),
+        work_dir=layout.demo_ldm_work(),  # tokenizer files and resumable checkpoints
     threads: config["demo_ldm"]["threads"]
     log:
-        f"{LOGS}/ldm/train_demo_ldm.log",
+        log_of("train_demo_ldm"),
     benchmark:
-        f"{BENCH}/ldm/train_demo_ldm.tsv"
+        benchmark_of("train_demo_ldm")
     conda:
         CONDA_ENV
     script:

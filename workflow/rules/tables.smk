@@ -1,27 +1,19 @@
 # Stage 5: accuracy tables (DomainBed style), the cross-dataset overview and the scaling data.
 
-SUMMARY = f"{RESULTS}/summary"
-TABLES = {
-    "accuracy_csv": f"{SUMMARY}/accuracy.csv",
-    "accuracy_md": f"{SUMMARY}/accuracy.md",
-    "accuracy_tex": f"{SUMMARY}/accuracy.tex",
-    "overview_csv": f"{SUMMARY}/overview.csv",
-    "overview_md": f"{SUMMARY}/overview.md",
-    "overview_tex": f"{SUMMARY}/overview.tex",
-    "scaling_csv": f"{SUMMARY}/scaling.csv",
-}
-
-TARGETS += list(TABLES.values())
-
+TABLES = {f"{name}_{ext}": layout.summary(name, ext)
+          for name in ("accuracy", "overview") for ext in ("csv", "md", "tex")}
+TABLES["scaling_csv"] = layout.summary("scaling")
 # Tables shown in the HTML report, with their captions.
 REPORTED_TABLES = {"accuracy_csv": "accuracy", "overview_csv": "overview", "scaling_csv": "scaling_table"}
+
+TARGETS += list(TABLES.values())
 
 
 rule tables:
     """Select each run's checkpoints, then aggregate over trials into the result tables."""
     input:
-        main=training_results(main_only=True),
-        every=training_results(main_only=False),
+        main=PLAN.training_results(main_only=True),
+        every=PLAN.training_results(main_only=False),
     output:
         **{
             key: report(path, caption=f"../report/{REPORTED_TABLES[key]}.rst", category="Results")
@@ -30,12 +22,12 @@ rule tables:
             for key, path in TABLES.items()
         },
     params:
-        test_envs={ds: settings(ds)["test_envs"] for ds in config["datasets"]},
+        test_envs={ds: PLAN.test_envs(ds) for ds in PLAN.datasets},
         methods=config["methods"],
     log:
-        f"{LOGS}/tables/tables.log",
+        log_of("tables"),
     benchmark:
-        f"{BENCH}/tables/tables.tsv"
+        benchmark_of("tables")
     conda:
         CONDA_ENV
     script:

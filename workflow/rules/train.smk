@@ -1,8 +1,8 @@
 # Stage 4: DomainBed-protocol training, one job per (dataset, method, test domain, level, trial,
 # hyperparameter draw). The defaults' run has no draw part; draw k (training.hparam_draws) adds
-# _hparams<k> to the run directory.
+# _hparams<k> to the run directory (cdga.layout: draw_part).
 
-RUN = train_dir("{dataset}", "{method}", "{test_env}", "{level}", "{trial}", "{draw}")
+RUN = wildcards_of("dataset", "method", "test_env", "level", "trial", "draw")
 
 
 wildcard_constraints:
@@ -14,20 +14,19 @@ rule train:
     """Train and evaluate one run; keep the models chosen by each model-selection rule
     (training-domain validation's best checkpoint, the oracle's last one)."""
     input:
-        lambda wc: assembly_manifest(wc.dataset, wc.method, wc.test_env, wc.level),
+        lambda wc: layout.assembly_manifest(wc.dataset, wc.method, wc.test_env, wc.level),
     output:
-        results=f"{RUN}/results.jsonl",
-        training_domain=f"{RUN}/model_training_domain.pt",
-        oracle=f"{RUN}/model_oracle.pt",
+        results=layout.run_records(**RUN),
+        **{s: layout.run_model(**RUN, selection=s) for s in layout.SELECTIONS},
     params:
-        training=training_params,
-        hparams_seed=lambda wc: draw_seed(wc.draw),
+        training=lambda wc: PLAN.training_params(wc.dataset, wc.method, wc.trial, wc.draw),
+        hparams_seed=lambda wc: layout.draw_seed(wc.draw),
         holdout_fraction=config["split"]["holdout_fraction"],  # recorded for DomainBed
     threads: config["training"]["threads"]
     log:
-        f"{LOGS}/train/{{dataset}}/{{method}}/{{test_env}}/scale{{level}}/trial{{trial}}{{draw}}.log",
+        layout.log("train", **RUN),
     benchmark:
-        f"{BENCH}/train/train_{{dataset}}_{{method}}_{{test_env}}_scale{{level}}_trial{{trial}}{{draw}}.tsv"
+        layout.benchmark("train", **RUN)
     conda:
         CONDA_ENV
     script:

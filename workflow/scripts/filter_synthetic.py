@@ -3,11 +3,8 @@ scorer and keep or drop each by the config's rule."""
 
 from _logging import setup
 
-from cdga import gpu_slot
-
 log = setup(snakemake)  # noqa: F821
-gpu_slot.select(snakemake.resources)  # noqa: F821  (profiles/local: one GPU per job)
-# torch comes after the GPU is chosen: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
+# torch comes after setup chose the GPU: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
 import pandas as pd
 import torch
 
