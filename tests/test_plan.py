@@ -151,3 +151,12 @@ def test_analysed_runs_and_gpu_rules() -> None:
     assert plan.analysis_jobs("adversarial") == runs
     assert {"train", "generate", *analysis.ANALYSES} <= set(gpu_rules())
     assert methods.method(runs[0]["method"]).synthetic is None
+
+
+def test_each_analysis_names_the_params_its_jobs_get() -> None:
+    plan = Plan(demo())
+    for name in plan.analyses():
+        spec = analysis.get(name)
+        for job in plan.analysis_jobs(name)[:2]:
+            assert set(spec.job_params(plan, job)) == set(spec.param_names()), name
+            assert set(spec.job_inputs(plan, job)) >= {"model", "split"}, name

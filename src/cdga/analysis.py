@@ -57,6 +57,11 @@ class Analysis:
         return {"model": models, "split": layout.split_table(wildcards["dataset"])}
 
     @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The keys of ``job_params`` (the rule's params beside ``settings``)."""
+        return ("resolution", "runs") if cls.per == "domain" else ("resolution",)
+
+    @classmethod
     def job_params(cls, plan, wildcards: Mapping) -> dict[str, Any]:
         """What one job reads beside its block: the training resolution (and for a per-domain
         analysis, the runs of its models)."""
@@ -382,6 +387,10 @@ class TSNE(Analysis):
         return {"model": plan.selected_model(ds, method, env, plan.main_level(method), 0),
                 "split": layout.split_table(ds),
                 "assembly": layout.assembly_manifest(ds, synth, env, plan.main_level(synth))}
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        return ("resolution", "synthetic_method")
 
     @classmethod
     def job_params(cls, plan, wildcards):

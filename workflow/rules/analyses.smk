@@ -24,7 +24,7 @@ for _name in PLAN.analyses():
         params:
             settings=PLAN.analysis_params(_name),
             **{key: (lambda wc, spec=_spec, key=key: spec.job_params(PLAN, job(wc))[key])
-               for key in (_spec.job_params(PLAN, _jobs[0]) if _jobs else {})},
+               for key in _spec.param_names()},
         threads: config["analyses"]["threads"]
         log:
             log_of(_name, *_keys),
