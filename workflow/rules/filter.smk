@@ -9,7 +9,7 @@ FILTER = config["filtering"]
 FILTER_RULE_KEYS = ("rule", FILTER["rule"])  # the active rule's own value only
 
 
-FILTER_TABLES = {k: f"{RESULTS}/summary/filtering_{k}.csv" for k in ("pairs", "classes")}
+FILTER_TABLES = {k: f"{RESULTS}/summary/filtering_{k}.csv" for k in ("pairs", "classes", "empty")}
 
 
 if filter_jobs():

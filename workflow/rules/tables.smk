@@ -22,6 +22,7 @@ rule tables:
     input:
         main=training_results(main_only=True),
         every=training_results(main_only=False),
+        filter_empty=[FILTER_TABLES["empty"]] if filter_jobs() else [],
     output:
         **{
             key: report(path, caption=f"../report/{REPORTED_TABLES[key]}.rst", category="Results")
