@@ -36,8 +36,8 @@ from _env import emit, header
 from PIL import Image, ImageDraw
 from torchvision.models import resnet50
 
-from cdga import filtering
 from cdga import filter_scorer as scorer
+from cdga import filtering
 from cdga.shards import png_bytes, write_tar
 
 COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -167,8 +167,8 @@ def main() -> None:
             "class-changing share": args.bad, "scorer train images": len(train_rows),
             "val images": len(val), "synthetic images": len(fake), "seed": args.seed}),
             "", f"command: python benchmarks/{Path(__file__).name} " + " ".join(sys.argv[1:]), "",
-            "| scorer | val acc | chance | rule | kept share | class-changing among kept "
-            "| class-preserving kept | pairs x classes with none kept |",
+            ("| scorer | val acc | chance | rule | kept share | class-changing among kept "
+            "| class-preserving kept | pairs x classes with none kept |"),
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for name, opts in scorers.items():
             model = scorer.train(train_rows, len(CLASSES), opts)

@@ -342,3 +342,29 @@ def test_linear_probe_trains_only_a_head_on_the_frozen_resnet50(toy, tmp_path: P
     plain = scorer.train(rows, 2, SCORER)
     scorer.save(str(tmp_path / "plain.pt"), plain, 8)
     assert not isinstance(scorer.load(str(tmp_path / "plain.pt"))[0], scorer.ImageNetInput)
+
+
+# ---------------------------------------------------------------- nothing kept: train, tables
+def test_a_domain_with_nothing_kept_trains_on_its_real_images_only() -> None:
+    from cdga import train
+
+    manifest = pd.DataFrame({"role": "train", "domain": ["a", "a", "a", "b", "b"],
+                             "origin": ["real", "real", "synthetic", "real", "real"]})
+    streams = train._streams(manifest, ["a", "b"], (3, 1), filtered=True)
+    assert [(s.rows.tolist(), s.count) for s in streams] == [
+        ([0, 1], 3), ([2], 1), ([3, 4], 4), ([], 0)]  # b: the whole per-domain batch real
+    with pytest.raises(ValueError, match="training domain 'b' has no synthetic training rows"):
+        train._streams(manifest, ["a", "b"], (3, 1))  # an unfiltered method: a real error
+
+
+def test_the_tables_note_names_the_filtered_runs_with_nothing_kept() -> None:
+    from cdga import tables
+
+    empty = pd.DataFrame({"dataset": "PACS", "variant": ["pg", "ig"], "test_env": "sketch",
+                          "source_domain": "photo", "target_domain": "cartoon", "rep": 0,
+                          "n": 12})[filtering.EMPTY_COLUMNS]
+    note = tables.filter_note(empty, ["erm", "cdga_pg", "cdga_pg_filtered"])
+    assert "cdga_pg_filtered, PACS, test domain sketch" in note
+    assert "photo -> cartoon (rep 0, 12 images)" in note and "cdga_ig" not in note
+    assert tables.filter_note(empty.iloc[:0], ["cdga_pg_filtered"]) == ""
+    assert tables.filter_note(empty, ["erm", "cdga_pg"]) == ""

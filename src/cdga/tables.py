@@ -18,8 +18,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from cdga import methods as registry_methods
 from cdga import registry, selection
-from cdga.methods import beside_twins, method
+from cdga.methods import beside_twins
 
 # DomainBed (Gulrajani & Lopez-Paz, 2021), ResNet-50, training-domain validation, average
 # accuracy over test domains, per algorithm and dataset (the registry entries' ``reported``).
@@ -155,7 +156,7 @@ def filter_note(empty: pd.DataFrame, methods: Sequence[str]) -> str:
     its real images only); "" when there is none."""
     lines = []
     for name in methods:
-        spec = method(name)
+        spec = registry_methods.method(name)
         if not spec.filtered:
             continue
         rows = empty[empty["variant"].eq(spec.variant) | (spec.variant == "first")]
