@@ -170,8 +170,10 @@ def main() -> None:
             ("| scorer | val acc | chance | rule | kept share | class-changing among kept "
             "| class-preserving kept | pairs x classes with none kept |"),
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        print(f"fixture built: {len(split)} real, {len(fake)} synthetic", file=sys.stderr, flush=True)
         for name, opts in scorers.items():
             model = scorer.train(train_rows, len(CLASSES), opts)
+            print(f"{name}: trained", file=sys.stderr, flush=True)
             acc = scorer.accuracy(model, val, args.resolution)
             scored = scorer.score(model, fake, args.resolution, 256)
             for rule in RULES:
