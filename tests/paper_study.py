@@ -125,6 +125,7 @@ def build(root: Path) -> list[Path]:
         "downloads": downloads,
         "ldm": {"model": str(root / "models" / "sd-tiny")},
         "training": {"weights": str(weights)},
+        "filtering": {"scorer": {"weights": str(weights)}},
     }))
     return [*CONFIGS, paths]
 

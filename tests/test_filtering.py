@@ -57,9 +57,26 @@ def test_top_share_keeps_that_share_of_every_pair_and_rep() -> None:
         True, True, False, False]
 
 
+def test_class_share_keeps_that_share_of_every_pair_class_and_rep() -> None:
+    """A weak scorer (every probability far below 0.5) still keeps the share of each class."""
+    probs = [0.01, 0.04, 0.03, 0.02,   # a->b class 0: the top 2 of 4
+             0.001, 0.002,             # a->b class 1: ceil(0.5 * 2) = 1
+             0.05,                     # a->b class 2: ceil(0.5 * 1) = 1, never empty
+             0.02, 0.01]               # b->a class 0: 1 of 2
+    frame = scores(probs, [("a", "b")] * 7 + [("b", "a")] * 2).assign(
+        class_index=[0, 0, 0, 0, 1, 1, 2, 0, 0])
+    keep = filtering.decide(frame, {"rule": "class_share", "class_share": 0.5})
+    assert keep.tolist() == [False, True, True, False, False, True, True, True, False]
+    assert not filtering.decide(frame, {"rule": "threshold", "threshold": 0.5}).any()
+    # per (pair, rep) alone, top_share may leave a class of a pair with nothing
+    top = filtering.decide(frame, {"rule": "top_share", "top_share": 0.5})
+    assert not top[frame["class_index"] == 1].any()
+
+
 @pytest.mark.parametrize(("rule", "message"), [
     ({"rule": "entropy"}, r"filtering\.rule: bad value 'entropy'"),
     ({"rule": "top_share", "top_share": 0.0}, r"filtering\.top_share: bad value 0\.0"),
+    ({"rule": "class_share", "class_share": 1.5}, r"filtering\.class_share: bad value 1\.5"),
 ])
 def test_bad_rule_names_the_key(rule: dict, message: str) -> None:
     with pytest.raises(filtering.FilterError, match=message):
@@ -69,7 +86,7 @@ def test_bad_rule_names_the_key(rule: dict, message: str) -> None:
 def test_schema_takes_the_rules_from_the_module() -> None:
     from cdga.config import registry_defs
 
-    assert registry_defs()["filter_rule"] == {"enum": ["threshold", "top_share"]}
+    assert registry_defs()["filter_rule"] == {"enum": ["threshold", "top_share", "class_share"]}
 
 
 # ---------------------------------------------------------------- the scorer's rows
@@ -138,10 +155,29 @@ def test_assembly_of_a_filtered_method_keeps_only_the_kept_images(toy, tmp_path:
         zip(dropped["shard"], dropped["member"], strict=True))
     with pytest.raises(assembly.ManifestError, match=r"keep list 'keep\.csv' lacks 1 synthetic"):
         filtering.kept(level1, decisions.drop(index=0), "keep.csv")
-    with pytest.raises(filtering.FilterError, match=r"keeps no synthetic image with target "
-                                                     r"domain\(s\) \['b'\]"):
-        filtering.kept(level1, decisions.assign(keep=decisions["target_domain"] != "b"),
-                       "keep.csv")
+
+def test_a_keep_list_that_keeps_nothing_of_a_domain_leaves_assembly_whole(toy) -> None:
+    root, table = toy
+    pairs = methods.synthetic_pairs("cdga_ig_filtered", DOMAINS, "c")
+    synthetic = assembly.read_synthetic(make_pairs(root, table, "Toy", "ig", pairs, 2))
+    decisions = synthetic.assign(dataset="Toy", test_env="c",
+                                 keep=(synthetic["target_domain"] != "b")
+                                 & (synthetic["rep"] == 0))
+    level1 = synthetic[synthetic["rep"] == 0]
+    kept = filtering.kept(level1, decisions, "keep.csv")
+    assert set(kept["target_domain"]) == {"a"} and len(kept) == (level1["target_domain"] == "a").sum()
+    manifest = assembly.assemble(table, "c", kept, pairs, "ig", 1)
+    assert set(manifest.loc[manifest["origin"] == "synthetic", "domain"]) == {"a"}
+    assert (manifest["origin"] == "real").sum() == len(table)
+    empty = filtering.empty_pairs(decisions)
+    assert empty.columns.tolist() == filtering.EMPTY_COLUMNS
+    assert set(zip(empty["source_domain"], empty["target_domain"], empty["rep"], strict=True)) == {
+        ("a", "b", 0), ("a", "b", 1), ("b", "a", 1)}
+    assert (empty["n"] == (synthetic["source_domain"] == "a").sum() / 2).all()
+    nothing = filtering.kept(level1, decisions.assign(keep=False), "keep.csv")
+    assert nothing.empty
+    only_real = assembly.assemble(table, "c", nothing, pairs, "ig", 1)
+    assert set(only_real["origin"]) == {"real"}
 
 
 def test_filtered_methods_are_registered_beside_their_twins() -> None:
@@ -270,3 +306,65 @@ def test_accuracy_tables_show_each_filtered_row_after_its_twin() -> None:
     overview = tables.overview(acc, {"D": ["a"]}, names)
     measured = overview[overview["source"].str.startswith("measured")]["method"].tolist()
     assert measured == ["erm", "cdga_pg", "cdga_pg_filtered", "cdga_ig", "cdga_ig_filtered"]
+
+
+# ---------------------------------------------------------------- the paper's linear probe
+def test_linear_probe_trains_only_a_head_on_the_frozen_resnet50(toy, tmp_path: Path) -> None:
+    """The paper's scorer (filtering.scorer.weights set): a local ResNet-50 state dict stays
+    as it is; the head learns the training rows; it saves, loads and scores as trained."""
+    import torch
+    from torchvision.models import resnet50
+
+    root, table = toy
+    torch.manual_seed(0)
+    weights = tmp_path / "resnet50.pth"
+    state = resnet50(weights=None).state_dict()
+    torch.save(state, weights)
+    opts = {**SCORER, "backbone": "resnet50", "weights": str(weights), "resolution": 16,
+            "epochs": 40, "batch_size": 8, "lr": 1e-2}
+    assert scorer.is_probe(opts) and not scorer.is_probe(SCORER)
+    rows = filtering.scorer_rows(table, "c", None, 0)
+    model = scorer.train(rows, 2, opts, batch_size=7)
+    assert isinstance(model, scorer.ImageNetInput)
+    own = model.model.featurizer.state_dict()
+    assert all(torch.equal(own[k], state[k]) for k in own)  # frozen, BatchNorm stats too
+    assert scorer.accuracy(model, rows, 16, batch_size=3) >= 0.9  # the head learnt its rows
+    scorer.save(str(tmp_path / "scorer.pt"), model, 16, test_env="c")
+    loaded, resolution = scorer.load(str(tmp_path / "scorer.pt"))
+    assert isinstance(loaded, scorer.ImageNetInput) and resolution == 16
+    synthetic = assembly.read_synthetic(make_pairs(root, table, "Toy", "ig", [("a", "b")], 1))
+    a, b = (scorer.score(m, synthetic, 16, batch_size=4) for m in (model, loaded))
+    assert np.allclose(a["source_prob"], b["source_prob"], atol=1e-6)
+    # the probe reads ImageNet-normalised input: the same head on [-1, 1] input scores otherwise
+    raw = scorer.score(loaded.model, synthetic, 16, batch_size=4)
+    assert not np.allclose(raw["source_prob"], a["source_prob"], atol=1e-3)
+    # a from-scratch scorer saves and loads as before, without the normalisation
+    plain = scorer.train(rows, 2, SCORER)
+    scorer.save(str(tmp_path / "plain.pt"), plain, 8)
+    assert not isinstance(scorer.load(str(tmp_path / "plain.pt"))[0], scorer.ImageNetInput)
+
+
+# ---------------------------------------------------------------- nothing kept: train, tables
+def test_a_domain_with_nothing_kept_trains_on_its_real_images_only() -> None:
+    from cdga import train
+
+    manifest = pd.DataFrame({"role": "train", "domain": ["a", "a", "a", "b", "b"],
+                             "origin": ["real", "real", "synthetic", "real", "real"]})
+    streams = train._streams(manifest, ["a", "b"], (3, 1), filtered=True)
+    assert [(s.rows.tolist(), s.count) for s in streams] == [
+        ([0, 1], 3), ([2], 1), ([3, 4], 4), ([], 0)]  # b: the whole per-domain batch real
+    with pytest.raises(ValueError, match="training domain 'b' has no synthetic training rows"):
+        train._streams(manifest, ["a", "b"], (3, 1))  # an unfiltered method: a real error
+
+
+def test_the_tables_note_names_the_filtered_runs_with_nothing_kept() -> None:
+    from cdga import tables
+
+    empty = pd.DataFrame({"dataset": "PACS", "variant": ["pg", "ig"], "test_env": "sketch",
+                          "source_domain": "photo", "target_domain": "cartoon", "rep": 0,
+                          "n": 12})[filtering.EMPTY_COLUMNS]
+    note = tables.filter_note(empty, ["erm", "cdga_pg", "cdga_pg_filtered"])
+    assert "cdga_pg_filtered, PACS, test domain sketch" in note
+    assert "photo -> cartoon (rep 0, 12 images)" in note and "cdga_ig" not in note
+    assert tables.filter_note(empty.iloc[:0], ["cdga_pg_filtered"]) == ""
+    assert tables.filter_note(empty, ["erm", "cdga_pg"]) == ""

@@ -56,7 +56,7 @@ def test_filter_threshold_reruns_only_the_filter_the_filtered_runs_and_their_rea
 
 
 def test_the_inactive_filter_rules_value_reruns_nothing(finished_study: Path) -> None:
-    assert plan(finished_study, {"filtering": {"top_share": 0.5}}) == []  # rule is threshold
+    assert plan(finished_study, {"filtering": {"top_share": 0.5, "class_share": 0.5}}) == []  # threshold
 
 
 def test_a_dataset_shard_count_regenerates_that_dataset(finished_study: Path) -> None:

@@ -64,3 +64,31 @@ def test_filter_then_the_filtered_manifests(tmp_path: Path) -> None:
         ("filter_synthetic", "pg"), ("filter_summary", None), ("assemble", "cdga_pg_filtered")}
     assert all(j.reason.startswith(PARAMS_CHANGED) for j in edit if j.rule == "filter_synthetic")
     assert all(INPUT_UPDATED in j.reason for j in edit if j.rule != "filter_synthetic")
+
+
+def test_a_keep_list_that_keeps_nothing_leaves_the_tables_and_the_report_whole(
+        tmp_path: Path) -> None:
+    """A threshold no image passes: the filtered method trains on real images only, the filter
+    summary and the accuracy tables' note say so, and the whole study and its report build."""
+    empty = tmp_path.parent / f"{tmp_path.name}-empty.yaml"
+    empty.write_text("methods: [erm, cdga_pg_filtered]\n"
+                     "dataset_settings: {DemoDigits: {variants: [pg]}}\n"
+                     "filtering: {rule: threshold, threshold: 0.999999}\n"
+                     "analyses: {methods: [erm]}\n"
+                     "scaling: {levels: [], methods: [cdga_pg_filtered]}\n")
+    configs = (TEST_CONFIG, empty)
+    snakemake(tmp_path, configs=configs)
+    snakemake(tmp_path, "--report", "results/report.html", configs=configs)
+    results = tmp_path / "results"
+    decisions = pd.read_csv(results / "filter/DemoDigits/photo/pg.csv", keep_default_na=False)
+    assert len(decisions) and not decisions["keep"].any()  # the premise: nothing kept
+    none = pd.read_csv(results / "summary/filtering_empty.csv")
+    assert len(none) == 6 and set(none["rep"]) == {0} and none["n"].sum() == len(decisions)
+    manifest = pd.read_csv(tmp_path / ASSEMBLY.format("cdga_pg_filtered"), keep_default_na=False)
+    assert set(manifest["origin"]) == {"real"}
+    accuracy = pd.read_csv(results / "summary/accuracy.csv")
+    assert {"erm", "cdga_pg_filtered"} <= set(accuracy["method"])
+    md = (results / "summary/accuracy.md").read_text()
+    assert "cdga_pg_filtered, DemoDigits, test domain photo: the filter kept no" in md
+    assert "the filter kept no" in (results / "summary/accuracy.tex").read_text()
+    assert (results / "report.html").stat().st_size > 0

@@ -9,9 +9,16 @@ of the pairs the filtered methods train on; ``decide`` keeps or drops each by th
 
 - ``threshold``: keep an image whose probability of its source's class is above the threshold;
 - ``top_share``: keep the given share of each (pair, rep) with the highest such probability,
-  so every scale level keeps that share.
+  so every scale level keeps that share;
+- ``class_share`` (the default): keep the given share of each (pair, class, rep) with the
+  highest such probability. It is relative, so a weak scorer at many classes (DomainNet's 345)
+  still keeps that share of every class of every pair, where a fixed threshold may keep none.
 
 Assembly then trains on ``kept`` rows only; ``kept_shares`` summarises per pair and per class.
+A keep list may keep no image of a pair or of a whole target domain (``threshold``): assembly
+proceeds with what is kept (a training domain without synthetic images trains on its real ones
+only, ``cdga.train``), and ``empty_pairs`` lists every such (pair, rep) for the filter summary
+and the tables' note.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import pandas as pd
 
 from cdga.assembly import ManifestError, check_no_leakage
 
-RULES = ("threshold", "top_share")
+RULES = ("threshold", "top_share", "class_share")
+# The groups within which a share rule keeps its share of the highest source-class probabilities.
+SHARE_GROUPS = {"top_share": ["rep"], "class_share": ["class_index", "rep"]}
 SCORES = ["source_prob", "class_pred", "class_prob"]
 KEY = ["shard", "member"]
 PAIR = ["source_domain", "target_domain"]
@@ -73,13 +82,13 @@ def decide(scores: pd.DataFrame, rule: Mapping) -> pd.Series:
     name = rule.get("rule")
     if name == "threshold":
         return scores["source_prob"] > rule["threshold"]
-    if name == "top_share":
-        share = rule["top_share"]
+    if name in SHARE_GROUPS:
+        share = rule[name]
         if not 0 < share <= 1:
-            raise FilterError(f"config key filtering.top_share: bad value {share!r}; use (0, 1]")
+            raise FilterError(f"config key filtering.{name}: bad value {share!r}; use (0, 1]")
         order = scores.sort_values(["source_prob", *KEY], ascending=[False, True, True],
                                    kind="stable")
-        groups = order.groupby([*PAIR, "rep"], sort=False)
+        groups = order.groupby([*PAIR, *SHARE_GROUPS[name]], sort=False)
         quota = groups["member"].transform("size").map(lambda n: math.ceil(round(n * share, 9)))
         return (groups.cumcount() < quota).reindex(scores.index)
     raise FilterError(f"config key filtering.rule: bad value {name!r}; use one of {list(RULES)}")
@@ -92,10 +101,10 @@ def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
 
 def kept(synthetic: pd.DataFrame, decisions: pd.DataFrame, source: str | os.PathLike
          ) -> pd.DataFrame:
-    """The rows of ``synthetic`` that keep list ``decisions`` (read from ``source``) keeps.
+    """The rows of ``synthetic`` that keep list ``decisions`` (read from ``source``) keeps;
+    possibly none of a pair or of a target domain (``empty_pairs`` lists those).
 
-    ManifestError for a synthetic row the filter did not decide on; FilterError when a target
-    domain keeps no image (its training domain's synthetic stream would be empty).
+    ManifestError for a synthetic row the filter did not decide on.
     """
     keep = pd.Series(decisions["keep"].astype(bool).to_numpy(), index=_keys(decisions))
     if keep.index.has_duplicates:
@@ -105,12 +114,19 @@ def kept(synthetic: pd.DataFrame, decisions: pd.DataFrame, source: str | os.Path
     if missing.any():
         raise ManifestError(f"keep list {str(source)!r} lacks {int(missing.sum())} synthetic "
                             f"image(s), e.g. {tuple(index[missing][0])}; rerun its filter job")
-    out = synthetic[keep.reindex(index).to_numpy()]
-    empty = sorted(set(synthetic["target_domain"]) - set(out["target_domain"]))
-    if empty:
-        raise FilterError(f"keep list {str(source)!r} keeps no synthetic image with target "
-                          f"domain(s) {empty}; lower filtering.threshold or use rule top_share")
-    return out.reset_index(drop=True)
+    return synthetic[keep.reindex(index).to_numpy()].reset_index(drop=True)
+
+
+EMPTY_COLUMNS = [*SHARE_KEYS, *PAIR, "rep", "n"]
+
+
+def empty_pairs(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The (dataset, variant, test domain, pair, rep) groups of ``decisions`` of which the
+    keep list keeps no image, with their image count ``n``: a filtered run at scale level
+    above ``rep`` has no synthetic image of that pair."""
+    table = (decisions.groupby([*SHARE_KEYS, *PAIR, "rep"], sort=False)["keep"]
+             .agg(n="size", kept="sum").reset_index())
+    return table[table["kept"] == 0][EMPTY_COLUMNS].reset_index(drop=True)
 
 
 def kept_shares(decisions: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from cdga import methods as registry_methods
 from cdga import registry, selection
 from cdga.methods import beside_twins
 
@@ -146,6 +147,29 @@ def accuracy_tables(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],
             md.append(markdown(table, heading) + "\n" + note + "\n")
             tex.append(latex(table, f"{heading} {note}"))
     return "\n".join(md), "\n".join(tex)
+
+
+def filter_note(empty: pd.DataFrame, methods: Sequence[str]) -> str:
+    """A note naming, per filtered method in ``methods``, dataset and test domain, the pairs
+    and reps of which its keep list kept no synthetic image (``cdga.filtering.empty_pairs``:
+    runs at scale levels above that rep lack them; a training domain left with none trained on
+    its real images only); "" when there is none."""
+    lines = []
+    for name in methods:
+        spec = registry_methods.method(name)
+        if not spec.filtered:
+            continue
+        rows = empty[empty["variant"].eq(spec.variant) | (spec.variant == "first")]
+        for (dataset, test_env), part in rows.groupby(["dataset", "test_env"], sort=False):
+            groups = ", ".join(f"{r.source_domain} -> {r.target_domain} (rep {r.rep}, {r.n} images)"
+                               for r in part.itertuples())
+            lines.append(f"- {name}, {dataset}, test domain {test_env}: the filter kept no "
+                         f"synthetic image of {groups}")
+    if not lines:
+        return ""
+    return ("Filter note (results/summary/filtering_empty.csv): runs at a scale level above "
+            "the rep named lack these pairs' synthetic images; a training domain left with none "
+            "trained on its real images only.\n\n" + "\n".join(lines) + "\n")
 
 
 def overview(acc: pd.DataFrame, test_envs: dict[str, Sequence[str]],

@@ -98,14 +98,24 @@ def per_domain_batches(x: torch.Tensor, y: torch.Tensor, per_domain: int) -> lis
     return [(x[k:k + per_domain], y[k:k + per_domain]) for k in range(0, len(x), per_domain)]
 
 
-def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, int]
-             ) -> list[data.Stream]:
-    """Per training domain: its real rows, then its synthetic rows (target domain)."""
+def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, int],
+             filtered: bool = False) -> list[data.Stream]:
+    """Per training domain: its real rows, then its synthetic rows (target domain). For a
+    filtered method (``filtered``) a domain of which the filter kept no synthetic image draws
+    its whole per-domain batch from its real rows (``cdga.filtering.empty_pairs`` reports it)."""
     train = manifest[manifest["role"] == "train"]
     streams = []
     for env in train_envs:
-        for origin, count in zip(("real", "synthetic"), counts, strict=True):
-            rows = np.flatnonzero(((train["domain"] == env) & (train["origin"] == origin)).to_numpy())
+        real, synthetic = (
+            np.flatnonzero(((train["domain"] == env) & (train["origin"] == origin)).to_numpy())
+            for origin in ("real", "synthetic"))
+        real_count, synthetic_count = counts
+        if filtered and synthetic_count and not len(synthetic):
+            log.warning("training domain %r: the filter kept no synthetic image; its batches "
+                        "are real images only", env)
+            real_count, synthetic_count = real_count + synthetic_count, 0
+        for origin, rows, count in (("real", real, real_count),
+                                    ("synthetic", synthetic, synthetic_count)):
             if count and not len(rows):
                 raise ValueError(f"training domain {env!r} has no {origin} training rows")
             streams.append(data.Stream(rows, count))
@@ -140,7 +150,11 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
         raise ValueError(f"test domain {test_env!r} not in manifest {str(manifest_path)!r}")
     train_envs = sorted(d for d in domains if d != test_env)  # stream order: alphabetical
     has_synthetic = bool((manifest["origin"] == "synthetic").any())
-    if has_synthetic != (spec.synthetic is not None and level > 0):
+    uses_synthetic = spec.synthetic is not None and level > 0
+    if spec.filtered and uses_synthetic and not has_synthetic:
+        log.warning("manifest %s: the filter kept no synthetic image; %s trains on real images "
+                    "only", manifest_path, method)
+    elif has_synthetic != uses_synthetic:
         raise ValueError(f"manifest {str(manifest_path)!r} {'has' if has_synthetic else 'lacks'} "
                          f"synthetic rows, but method {method!r} at scale level {level} "
                          f"{'uses' if not has_synthetic else 'does not use'} them")
@@ -183,7 +197,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
             shutil.rmtree(state_dir)
 
     train_rows = manifest[manifest["role"] == "train"].reset_index(drop=True)
-    streams = _streams(manifest, train_envs, counts)
+    streams = _streams(manifest, train_envs, counts, spec.filtered)
     sampler = data.StepSampler(streams, seed, start, cfg["steps"])
     smallest_real = min(len(s.rows) for s in streams[::2])  # DomainBed's 'epoch' unit
     transform = data.train_transform(cfg["resolution"], cfg["augment"])

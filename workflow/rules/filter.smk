@@ -5,7 +5,7 @@
 # The execution settings (cdga.execution: filtering) stay out of params: the scripts read them.
 
 FILTER = config["filtering"]
-FILTER_TABLES = {k: layout.summary(f"filtering_{k}") for k in ("pairs", "classes")}
+FILTER_TABLES = {k: layout.summary(f"filtering_{k}") for k in ("pairs", "classes", "empty")}
 FILTER_EXAMPLES = {ext: [layout.figure(f"filtering_examples_{ds}", ext)
                          for ds in PLAN.filter_datasets()] for ext in ("png", "pdf")}
 

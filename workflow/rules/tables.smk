@@ -14,6 +14,7 @@ rule tables:
     input:
         main=PLAN.training_results(main_only=True),
         every=PLAN.training_results(main_only=False),
+        filter_empty=[FILTER_TABLES["empty"]] if PLAN.filter_jobs else [],
     output:
         **{
             key: report(path, caption=f"../report/{REPORTED_TABLES[key]}.rst", category="Results")

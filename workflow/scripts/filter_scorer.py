@@ -8,10 +8,9 @@ log = setup(snakemake)  # noqa: F821
 import pandas as pd
 import torch
 
-from cdga import device, filtering
+from cdga import data, device, filtering
 from cdga import filter_scorer as scorer
 from cdga.io import write_csv
-from cdga.networks import save_model
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
@@ -19,8 +18,12 @@ opts = sm.params.scorer
 split = pd.read_csv(sm.input.split)
 rows = filtering.scorer_rows(split, sm.wildcards.test_env, opts["max_real_per_domain"], opts["seed"])
 filtering.check_scorer_rows(rows, split, sm.wildcards.test_env)
-log.info("scorer: %d real training images of %s", len(rows), sorted(set(rows["domain"])))
+log.info("scorer (%s): %d real training images of %s",
+         "linear probe on " + opts["backbone"] if scorer.is_probe(opts) else opts["backbone"],
+         len(rows), sorted(set(rows["domain"])))
+cfg = sm.config["filtering"]  # execution settings only: eval_batch_size, num_workers
 model = scorer.train(rows, int(split["class_index"].max()) + 1, opts,
-                     device.resolve(sm.config["device"]))
+                     device.resolve(sm.config["device"]), cfg["eval_batch_size"],
+                     data.num_workers(cfg["num_workers"]))
 write_csv(sm.output.rows, rows)
-save_model(sm.output.model, model, resolution=opts["resolution"], test_env=sm.wildcards.test_env)
+scorer.save(sm.output.model, model, opts["resolution"], test_env=sm.wildcards.test_env)

@@ -1,5 +1,6 @@
 """Rule tables: accuracy.{csv,md,tex}, overview.{csv,md,tex} and scaling.csv."""
 
+import pandas as pd
 from _logging import setup
 
 from cdga import io, tables
@@ -13,6 +14,12 @@ main = tables.collect(snakemake.input.main)  # noqa: F821
 io.write_csv(out.accuracy_csv,
              main[["dataset", "method", "test_env", "selection", "trial", "hparams_seed", "acc"]])
 md, tex = tables.accuracy_tables(main, test_envs, methods)
+for path in snakemake.input.filter_empty:  # noqa: F821  (when filtered methods run)
+    note = tables.filter_note(pd.read_csv(path, keep_default_na=False), methods)
+    if note:
+        log.warning("%s", note)
+        md += "\n" + note
+        tex += "".join(f"% {line}\n" for line in note.splitlines())
 io.write_text(out.accuracy_md, md)
 io.write_text(out.accuracy_tex, tex)
 
