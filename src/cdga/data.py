@@ -98,12 +98,16 @@ class ImageRows(Dataset):
             self._cache[i] = self._decode(i)
         return self._cache[i]
 
+    def source(self, i: int) -> tuple[str, TarShard | None]:
+        """Row ``i``'s path and its tar shard (None for a real image file)."""
+        return self.paths[i], self._tars[self.shard_codes[i]]
+
     def _decode(self, i: int) -> Image.Image:
-        tar = self._tars[self.shard_codes[i]]
+        path, tar = self.source(i)
         if tar is None:
-            with Image.open(self.paths[i]) as im:
+            with Image.open(path) as im:
                 return im.convert("RGB")
-        return tar.image(self.paths[i])
+        return tar.image(path)
 
     def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
         i, seed = item if isinstance(item, tuple) else (item, None)
