@@ -127,30 +127,30 @@ def read_sample(paths: Sequence[str | Path], limit: int | None, seed: int,
     all rows), read one manifest at a time: at most ``limit`` rows per pair, the grid's
     candidates and about ``batch_rows`` unreduced rows are held at once, however many
     manifests there are. Rows keep the manifests' order; the index is 0..n-1."""
-    held: list[pd.DataFrame] = []
-    grid: list[pd.DataFrame] = []
-    unreduced = 0
-    pos = 0
+    held = grid = None
+    pending: list[pd.DataFrame] = []
+    pos = start = 0
 
-    def reduce(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
-        frame = pd.concat(parts, ignore_index=True)
-        return [frame if limit is None else _lowest(frame, PAIR_KEYS, limit)]
+    def reduce() -> tuple[pd.DataFrame, pd.DataFrame]:
+        new = pd.concat(pending, ignore_index=True)
+        if limit is not None:
+            new["_draw"] = draw_keys(new, seed)
+        rows = new if held is None else pd.concat([held, new], ignore_index=True)
+        candidates = grid_candidates(new if grid is None else pd.concat([grid, new], ignore_index=True))
+        return (rows if limit is None else _lowest(rows, PAIR_KEYS, limit)), candidates
 
     for path in paths:
         frame = pd.read_csv(path, keep_default_na=False)
-        frame = frame.assign(_pos=np.arange(pos, pos + len(frame)))
+        pending.append(frame.assign(_pos=np.arange(pos, pos + len(frame))))
         pos += len(frame)
-        if limit is not None:
-            frame["_draw"] = draw_keys(frame, seed)
-        held.append(frame)
-        grid.append(grid_candidates(frame))
-        unreduced += len(frame)
-        if unreduced >= batch_rows:
-            held, grid, unreduced = reduce(held), [grid_candidates(pd.concat(grid))], 0
-    if not held:
+        if pos - start >= batch_rows:
+            held, grid = reduce()
+            pending, start = [], pos
+    if pending:
+        held, grid = reduce()
+    if held is None:
         return pd.DataFrame(), pd.DataFrame()
-    sample = reduce(held)[0].sort_values("_pos")
-    candidates = grid_candidates(pd.concat(grid)).sort_values("_pos")
+    sample, candidates = held.sort_values("_pos"), grid.sort_values("_pos")
     helpers = ["_pos", "_draw"]
     return (sample.drop(columns=helpers, errors="ignore").reset_index(drop=True),
             candidates.drop(columns=helpers, errors="ignore").reset_index(drop=True))
