@@ -7,7 +7,7 @@ rows. At ``fraction`` f every count of images is scaled by f; the number of mani
 Shards hold 1-byte members (no image is decoded: these are the stages' table and index costs).
 
 Each stage runs the library calls of its rule script in a fresh subprocess, which reports its
-wall time and peak RSS (``ru_maxrss``, imports included):
+wall time and peak RSS (VmHWM, imports included):
 
 - ``split``: ``datasets.split_by_domain`` of the image listing (listing and image verification,
   file-system bound, are not included);
@@ -15,7 +15,8 @@ wall time and peak RSS (``ru_maxrss``, imports included):
   largest training job (``cdga_pg``, test domain clipart, scale level 4; the other test
   domains' jobs are smaller);
 - ``filter_summary``: the rule's per-file ``kept_shares`` and ``sample_examples`` over the
-  12 keep lists (2 variants x 6 test domains; the figure, which decodes a few images, is left out);
+  12 keep lists (2 variants x 6 test domains, rep 0; the figure, which decodes a few images,
+  is left out);
 - ``gq_sample``: ``generation_quality.read_sample`` of all 4,224 manifests (500 per pair);
   ``gq_read_all`` is the former way, every manifest row in one frame, then ``capped``;
 - ``loader``: ``data.ImageRows`` of the assembled job's training rows built in the main
@@ -55,6 +56,7 @@ VARIANTS = ("pg", "ig")
 REPS = 4
 SHARDS = 16
 LEVEL = 4
+FILTER_LEVEL = 1  # scaling.default_level: the filtered methods' only level
 JOB_METHOD, JOB_TEST_ENV = "cdga_pg", "clipart"
 MAX_PER_PAIR = 500
 SWEEP_RUNS = 14_616  # train jobs of paper.yaml at hparam_draws 20 (benchmarks/results/dag_build.txt)
@@ -152,7 +154,8 @@ def write_shards(manifests: list[Path]) -> None:
 
 def write_decisions(root: Path, manifests: dict[Path, pd.DataFrame]) -> list[Path]:
     """A keep list per (variant, test domain): every image of the pairs its filtered method
-    trains on, every rep, with a seeded source-class probability and keep flag."""
+    trains on, reps below its highest scale level (paper.yaml: 1; filtered methods are not in
+    scaling.methods), with a seeded source-class probability and keep flag."""
     from cdga import filtering, methods
     from cdga.io import write_csv
 
@@ -162,7 +165,8 @@ def write_decisions(root: Path, manifests: dict[Path, pd.DataFrame]) -> list[Pat
         for env in DOMAIN_IMAGES:
             pairs = {f"{s}--{t}" for s, t in methods.synthetic_pairs(f"cdga_{variant}_filtered",
                                                                      list(DOMAIN_IMAGES), env)}
-            frames = [f for p, f in manifests.items() if p.parts[-4] == variant and p.parts[-3] in pairs]
+            frames = [f for p, f in manifests.items() if p.parts[-4] == variant and p.parts[-3] in pairs
+                      and int(p.parts[-2].removeprefix("rep")) < FILTER_LEVEL]
             frame = pd.concat(frames, ignore_index=True)
             prob = rng.random(len(frame))
             frame = frame.assign(test_env=env, source_prob=prob, class_pred=frame["class_index"],
@@ -360,14 +364,15 @@ def report(results: dict[float, dict[str, dict]], fixed: dict[str, dict], args: 
     fractions = sorted(results)
     settings = {"fractions": " ".join(f"{f:g}" for f in fractions), "workers": args.workers,
                 "runs": args.runs}
+    command = (f"PYTHONPATH=src python benchmarks/scale.py --fractions "
+               f"{' '.join(f'{f:g}' for f in fractions)} --workers {args.workers} --runs {args.runs} "
+               f"--out {args.out.relative_to(REPO) if args.out else '-'}")
     lines = [header("CPU stages at DomainNet's size (benchmarks/scale.py)", settings), "",
-             f"Command: `PYTHONPATH=src python benchmarks/scale.py --fractions "
-             f"{' '.join(f'{f:g}' for f in fractions)} --workers {args.workers} --runs {args.runs} "
-             f"--out {args.out.relative_to(REPO) if args.out else '-'}`", "",
-             f"1-min load average: {min(loads):.1f} to {max(loads):.1f} during the run "
-             f"(2 cores). {args.note}", "",
-             "Peak RSS (ru_maxrss of the stage's own process, Python and its imports included) does not "
-             "depend on load; wall times do, so on a loaded machine they are upper bounds.", ""]
+             f"Command: `{command}`", "",
+             (f"1-min load average: {min(loads):.1f} to {max(loads):.1f} during the run "
+              f"(2 cores). {args.note}"), "",
+             ("Peak RSS (VmHWM of the stage's own process, Python and its imports included) does "
+              "not depend on load; wall times do, so on a loaded machine they are upper bounds."), ""]
     lines += ["| stage | fraction | rows | wall s | peak RSS MB | notes |", "| --- | ---: | ---: | ---: | ---: | --- |"]
     for f in fractions:
         for name, r in results[f].items():
@@ -377,8 +382,8 @@ def report(results: dict[float, dict[str, dict]], fixed: dict[str, dict], args: 
         notes = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("seconds", "peak_rss_mb"))
         lines.append(f"| {name} | sweep size | {args.runs:,} runs | {r['seconds']:.1f} | {r['peak_rss_mb']:,} | {notes} |")
     lines += ["", "Synthesis (not a stage) took " + ", ".join(f"{setup_s[f]:.0f} s at {f:g}" for f in fractions) + ".", ""]
-    lines += ["Extrapolated to DomainNet (fraction 1) along the line through the two largest "
-              "fractions' points, in rows processed:", "",
+    lines += [("Extrapolated to DomainNet (fraction 1) along the line through the two largest "
+               "fractions' points, in rows processed:"), "",
               "| stage | rows at size | wall min | peak RSS GB | goal | verdict |", "| --- | ---: | ---: | ---: | --- | --- |"]
     for name in results[fractions[0]]:
         xs = [results[f][name]["rows"] for f in fractions]

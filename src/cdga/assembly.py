@@ -87,7 +87,7 @@ def _synthetic_rows(synthetic: pd.DataFrame, pairs: Sequence[tuple[str, str]], v
                             f"expected {variant!r}")
     if (synthetic["rep"].astype(int) >= level).any():
         raise ManifestError(f"synthetic rows with rep >= scale level {level}")
-    rows = synthetic.rename(columns={"member": "path"}).copy()
+    rows = synthetic.rename(columns={"member": "path"})  # copy-on-write: synthetic is untouched
     rows["domain"] = rows["target_domain"]
     rows["split"] = "train"
     rows["role"] = "train"
