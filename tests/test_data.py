@@ -105,3 +105,67 @@ def test_worker_count_from_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "lots")
     with pytest.raises(ValueError, match="SLURM_CPUS_PER_TASK='lots'"):
         data.num_workers(3)
+
+
+def private_kib() -> int:
+    """This process's private memory (kB): pages it owns alone, e.g. copies of the parent's."""
+    with open("/proc/self/smaps_rollup") as f:
+        fields = dict(line.split(":", 1) for line in f if line.startswith("Private_"))
+    return sum(int(v.split()[0]) for v in fields.values())
+
+
+class TouchEveryRow(torch.utils.data.Dataset):
+    """Each item: in a DataLoader worker, look up every row as the loader's reads do (path,
+    shard, member offset, label) and return the worker's private-memory growth in kB. A plain
+    Python list of the same paths, touched the same way, is the control."""
+
+    def __init__(self, rows: data.ImageRows, control: list[str] | None) -> None:
+        self.rows, self.control = rows, control
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, item: int) -> int:
+        before = private_kib()
+        if self.control is not None:
+            total = sum(len(p) for p in self.control)
+        else:
+            total = 0
+            for i in range(len(self.rows)):
+                path, tar = self.rows.source(i)
+                total += tar.index[path][1] if tar is not None else len(path)
+                total += int(self.rows.labels[i])
+        assert total > 0
+        return private_kib() - before
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="Linux /proc only")
+def test_forked_workers_share_the_rows_and_shard_indexes(tiny_dataset: Path, tmp_path: Path) -> None:
+    """200 k rows (half tar members of two shards) made in the main process: two forked
+    workers reading every row's path, shard index entry and label copy almost none of it,
+    where the same paths as a Python list are copied page by page as the workers read them."""
+    real = split_table(tiny_dataset).head(1)
+    n = 100_000
+    members = [f"domain__class__{k:06d}.png" for k in range(n)]
+    shards = [tmp_path / "shard0.tar", tmp_path / "shard1.tar"]
+    for s, shard in enumerate(shards):
+        write_tar(shard, ((m, b"x") for m in members[s::2]))
+    rows = pd.DataFrame({
+        "path": [f"{real['path'].iloc[0]}?{k:06d}" for k in range(n)] + members,
+        "shard": [""] * n + [str(shards[k % 2]) for k in range(n)],
+        "class_index": np.arange(2 * n) % 345,
+    })
+    images = data.ImageRows(rows, data.eval_transform(8))
+    assert images.source(n + 3) == (members[3], images.source(n + 1)[1]) and images.source(0)[1] is None
+    control = rows["path"].tolist()
+    del rows
+
+    def growth(dataset: torch.utils.data.Dataset) -> list[int]:
+        loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=2,
+                                             multiprocessing_context="fork")
+        return [int(g) for g in loader]
+
+    shared = growth(TouchEveryRow(images, None))
+    copied = growth(TouchEveryRow(images, control))
+    assert min(copied) > 8_000, copied  # the control: ~12 MB of str objects per worker
+    assert max(shared) < 2_000, (shared, copied)  # kB per worker, for 200 k rows

@@ -98,3 +98,55 @@ def test_scores_at_its_own_size_whatever_the_generated_and_source_sizes(tmp_path
     by = summary.set_index("variant")
     assert by.loc["pg", "near_duplicate_rate"] == 1.0 and by.loc["ig", "near_duplicate_rate"] == 0.0
     gq.grid_figure(manifest, tmp_path / "grid.png", tmp_path / "grid.pdf", examples=2, resolution=12)
+
+
+def big_manifests(tmp_path: Path, files: int, rows: int = 5_000) -> list[Path]:
+    """``files`` generation manifests of ``rows`` rows each, every pair of 2 variants x 2
+    pairs in each file, with the manifest's columns (no shard behind them: sampling reads none)."""
+    paths = []
+    for f in range(files):
+        k = np.arange(rows)
+        frame = pd.DataFrame({
+            "member": [f"src__c{c}__img{f:03d}_{i:05d}.png" for i, c in zip(k, k % 7, strict=True)],
+            "shard": f"results/synthetic/shard{f}.tar", "dataset": "Big",
+            "source_path": [f"data/Big/a/c{c}/img{f:03d}_{i:05d}.jpg" for i, c in zip(k, k % 7, strict=True)],
+            "source_domain": "a", "target_domain": np.where(k % 2, "b", "c"), "class_index": k % 7,
+            "class_name": [f"c{c}" for c in k % 7], "guide_path": "", "lam": "",
+            "prompt": "a photo of a thing in the style of somewhere", "seed": k,
+            "variant": np.where(k % 4 < 2, "pg", "ig"), "rep": 0})
+        paths.append(tmp_path / f"m{f}.csv")
+        write_csv(paths[-1], frame)
+    return paths
+
+
+def traced_peak(fn: object, *args: object) -> tuple[object, int]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn(*args)  # type: ignore[operator]
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_read_sample_is_the_capped_sample_read_in_bounded_memory(tmp_path: Path) -> None:
+    """The sample read one manifest at a time is exactly ``capped`` of all rows, and its peak
+    memory stays flat as the manifests grow from 10 k to 100 k rows past a cap of 50 per pair;
+    reading every row at once grows with them."""
+    small, large = big_manifests(tmp_path / "s", 2), big_manifests(tmp_path / "l", 20)
+    everything = gq.read_manifests(small)
+    sample, grid = gq.read_sample(small, 50, seed=3, batch_rows=10_000)
+    assert sample.equals(gq.capped(everything, gq.PAIR_KEYS, 50, seed=3).reset_index(drop=True))
+    assert sample.groupby(gq.PAIR_KEYS).size().tolist() == [50] * 4
+    assert not sample.equals(gq.read_sample(small, 50, seed=4)[0])
+    assert grid.equals(gq.grid_candidates(everything).sort_index().reset_index(drop=True))
+    assert gq.read_sample(small, None, seed=3)[0].equals(everything)
+
+    _, flat_small = traced_peak(gq.read_sample, small, 50, 3, 10_000)
+    (sample, _), flat_large = traced_peak(gq.read_sample, large, 50, 3, 10_000)
+    _, all_small = traced_peak(gq.read_manifests, small)
+    _, all_large = traced_peak(gq.read_manifests, large)
+    assert len(sample) == 200
+    assert flat_large < 1.5 * flat_small, (flat_small, flat_large)
+    assert all_large > 5 * all_small  # the measurement sees growth where there is some

@@ -3,6 +3,7 @@ every image format."""
 
 import io
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,22 @@ def test_unknown_format_and_undecodable_member_are_named(tmp_path: Path) -> None
     for name in ("a.png", "b.png"):
         with pytest.raises(ShardError, match=rf"member '{name}' of synthetic shard .*s\.tar.* not a readable"):
             TarShard(tmp_path / "s.tar").image(name)
+
+
+def test_fast_header_walk_agrees_with_tarfile(tmp_path: Path) -> None:
+    """The index read from write_tar's USTAR headers is tarfile's, long names included; a tar
+    of another dialect (GNU long names, a directory member) is left to tarfile."""
+    from cdga.shards import plain_ustar_members, tarfile_members
+
+    names = [f"{'d' * 120}/img{k:03d}.png" for k in range(3)] + ["a.png", "b" * 99]
+    write_tar(tmp_path / "s.tar", ((n, bytes(k * 700)) for k, n in enumerate(names)))
+    assert plain_ustar_members(tmp_path / "s.tar") == tarfile_members(tmp_path / "s.tar")
+    assert TarShard(tmp_path / "s.tar").names() == names
+    assert TarShard(tmp_path / "s.tar").read("b" * 99) == bytes(4 * 700)
+    with tarfile.open(tmp_path / "gnu.tar", "w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(tarfile.TarInfo("x" * 150))
+        info = tarfile.TarInfo("dir")
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    assert plain_ustar_members(tmp_path / "gnu.tar") is None
+    assert TarShard(tmp_path / "gnu.tar").names() == ["x" * 150]

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 COLUMNS = ["path", "shard", "domain", "class_index", "class_name", "split", "role", "origin",
@@ -30,15 +31,30 @@ class ManifestError(ValueError):
     """A synthetic manifest is malformed or does not match the requested pairs; names the file."""
 
 
+def _shared(values: pd.Series, seen: dict[str, str]) -> pd.Series:
+    """``values`` with each distinct string one object, shared with earlier manifests' equal
+    strings (``seen``): a source image's path and member name recur in every target's and
+    rep's manifest, and a job reads millions of rows."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    own = np.array([seen.setdefault(u, u) for u in uniques], dtype=object)
+    return pd.Series(own[codes] if len(codes) else values.to_numpy(), index=values.index,
+                     dtype=object)
+
+
 def read_synthetic(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """Concatenate generation shard manifests, checking each has the contract's columns."""
+    """Concatenate generation shard manifests, checking each has the contract's columns.
+    Equal strings share one object (memory: millions of rows repeat a few hundred thousand
+    paths and a few dozen names)."""
     frames = []
+    seen: dict[str, str] = {}
     for path in paths:
         frame = pd.read_csv(path, keep_default_na=False, dtype={"guide_path": str, "lam": str})
         missing = [c for c in SYNTHETIC_COLUMNS if c not in frame]
         if missing:
             raise ManifestError(f"synthetic manifest {str(path)!r} lacks column(s) {missing}")
-        frames.append(frame[SYNTHETIC_COLUMNS])
+        frame = frame[SYNTHETIC_COLUMNS]
+        frames.append(frame.assign(**{c: _shared(frame[c], seen) for c in SYNTHETIC_COLUMNS
+                                      if frame[c].dtype == object}))
     if not frames:
         return pd.DataFrame(columns=SYNTHETIC_COLUMNS)
     return pd.concat(frames, ignore_index=True)
@@ -71,7 +87,7 @@ def _synthetic_rows(synthetic: pd.DataFrame, pairs: Sequence[tuple[str, str]], v
                             f"expected {variant!r}")
     if (synthetic["rep"].astype(int) >= level).any():
         raise ManifestError(f"synthetic rows with rep >= scale level {level}")
-    rows = synthetic.rename(columns={"member": "path"}).copy()
+    rows = synthetic.rename(columns={"member": "path"})  # copy-on-write: synthetic is untouched
     rows["domain"] = rows["target_domain"]
     rows["split"] = "train"
     rows["role"] = "train"
@@ -121,12 +137,13 @@ def check_no_leakage(manifest: pd.DataFrame, split_table: pd.DataFrame, test_env
     def check(paths: pd.Series, what: str) -> None:
         if paths.empty:
             return
-        found = _origins(paths.map(os.path.normpath), by_path, what)
-        bad_domain = found["domain"].to_numpy() == test_env
+        codes, uniques = pd.factorize(paths, use_na_sentinel=False)  # each distinct path once
+        found = _origins(pd.Series(uniques).map(os.path.normpath), by_path, what)
+        bad_domain = found["domain"].to_numpy()[codes] == test_env
         if bad_domain.any():
             problems.append(f"{int(bad_domain.sum())} training row(s) with a {what} in test "
                             f"domain {test_env!r}, e.g. {paths[bad_domain].iloc[0]!r}")
-        bad_split = found["split"].to_numpy() != "train"
+        bad_split = found["split"].to_numpy()[codes] != "train"
         if bad_split.any():
             problems.append(f"{int(bad_split.sum())} training row(s) with a {what} from a "
                             f"validation split, e.g. {paths[bad_split].iloc[0]!r}")

@@ -43,6 +43,26 @@ def eval_transform(resolution: int) -> T.Compose:
                       T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
+class Strings:
+    """A column of strings packed as UTF-8 bytes and int64 offsets (two numpy arrays).
+
+    Forked DataLoader workers share the pages: reading an item touches no Python object's
+    reference count, unlike a list of str (copied page by page as workers read it).
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        encoded = values.astype(str).str.encode("utf-8")
+        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum(encoded.str.len().to_numpy(dtype=np.int64), out=self.offsets[1:])
+        self.data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.offsets[i]:self.offsets[i + 1]].tobytes().decode("utf-8")
+
+
 class ImageRows(Dataset):
     """Rows of an assembled manifest as (image tensor, class index).
 
@@ -50,15 +70,22 @@ class ImageRows(Dataset):
     member of the tar ``shard``, read in place. Items are indexed by ``(row, seed)``: the seed
     fixes the augmentation of that draw (a plain row index means no augmentation seed).
     With ``cache`` the decoded images are kept in memory (per worker), for small datasets.
+
+    Rows live in numpy arrays and every shard's member index is built here, once, in the
+    process that makes the dataset: forked DataLoader workers share both.
     """
 
     def __init__(self, rows: pd.DataFrame, transform: T.Compose, cache: bool = False) -> None:
-        self.paths = rows["path"].astype(str).tolist()
+        self.paths = Strings(rows["path"])
         shard = rows["shard"] if "shard" in rows else pd.Series("", index=rows.index)
-        self.shards = shard.fillna("").astype(str).tolist()
-        self.labels = rows["class_index"].astype(int).tolist()
+        codes, names = pd.factorize(shard.fillna("").astype(str), sort=True)
+        self.shard_codes = codes.astype(np.int32)
+        self.labels = rows["class_index"].to_numpy(dtype=np.int64)
         self.transform = transform
-        self._tars: dict[str, TarShard] = {}
+        self._tars: list[TarShard | None] = [TarShard(n) if n else None for n in names]
+        for tar in self._tars:
+            if tar is not None:
+                tar.index  # noqa: B018 - build the member index before workers fork
         self._cache: dict[int, Image.Image] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -71,23 +98,25 @@ class ImageRows(Dataset):
             self._cache[i] = self._decode(i)
         return self._cache[i]
 
+    def source(self, i: int) -> tuple[str, TarShard | None]:
+        """Row ``i``'s path and its tar shard (None for a real image file)."""
+        return self.paths[i], self._tars[self.shard_codes[i]]
+
     def _decode(self, i: int) -> Image.Image:
-        if not self.shards[i]:
-            with Image.open(self.paths[i]) as im:
-                return im.convert("RGB")
-        tar = self._tars.get(self.shards[i])
+        path, tar = self.source(i)
         if tar is None:
-            tar = self._tars[self.shards[i]] = TarShard(self.shards[i])
-        return tar.image(self.paths[i])
+            with Image.open(path) as im:
+                return im.convert("RGB")
+        return tar.image(path)
 
     def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
         i, seed = item if isinstance(item, tuple) else (item, None)
         image = self.image(i)
         if seed is None:
-            return self.transform(image), self.labels[i]
+            return self.transform(image), int(self.labels[i])
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)  # CPU only: no CUDA lazy-init cost
-            return self.transform(image), self.labels[i]
+            return self.transform(image), int(self.labels[i])
 
 
 @dataclass(frozen=True)

@@ -80,15 +80,80 @@ def predict(model: Classifier, x: torch.Tensor, device: torch.device | str = "cp
 
 
 def read_manifests(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Every row of the manifests at ``paths`` in one frame (small studies and tests; a
+    paper-scale job reads ``read_sample`` instead)."""
     frames = [pd.read_csv(p, keep_default_na=False) for p in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def draw_keys(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """A seeded pseudo-random uint64 per row, a hash of the row's identity (a synthetic row's
+    member and rep, a real row's path) and ``seed``: the same row gets the same key whichever
+    other rows are read with it, so a sample can be drawn one manifest at a time."""
+    identity = ["member", "rep"] if "member" in frame else ["path"]
+    return pd.util.hash_pandas_object(frame[identity].astype(str), index=False,
+                                      hash_key=f"{seed & 0xFFFFFFFFFFFFFFFF:016x}").to_numpy()
+
+
+def _lowest(frame: pd.DataFrame, keys: Sequence[str], limit: int) -> pd.DataFrame:
+    """The ``limit`` rows of each ``keys`` group with the smallest ``_draw`` (ties: ``_pos``)."""
+    ranked = frame.sort_values(["_draw", "_pos"], kind="stable")
+    return ranked.groupby(list(keys), sort=False).head(limit)
+
+
 def capped(frame: pd.DataFrame, keys: Sequence[str], limit: int | None, seed: int) -> pd.DataFrame:
-    """At most ``limit`` rows per ``keys`` group, drawn with ``seed`` (all rows when limit is None)."""
+    """At most ``limit`` rows per ``keys`` group, drawn with ``seed`` (all rows when limit is
+    None), in ``frame``'s order: per group the rows with the smallest ``draw_keys``."""
     if limit is None:
         return frame
-    return frame.sample(frac=1.0, random_state=seed).groupby(list(keys), sort=False).head(limit).sort_index()
+    drawn = frame[list(keys)].assign(_draw=draw_keys(frame, seed), _pos=np.arange(len(frame)))
+    return frame.iloc[np.sort(_lowest(drawn, keys, limit)["_pos"].to_numpy())]
+
+
+GRID_KEYS = ["variant", "source_domain", "target_domain", "rep", "class_index"]
+
+
+def grid_candidates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (variant, pair, rep, class) the row with the first source path: every row that
+    ``grid_figure`` can show when a pair's variants share their source images (generation
+    makes each pair's images from the same source split whatever the variant)."""
+    ranked = frame.sort_values("source_path", kind="stable")
+    return ranked.groupby(GRID_KEYS, sort=False).head(1)
+
+
+def read_sample(paths: Sequence[str | Path], limit: int | None, seed: int,
+                batch_rows: int = 200_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(``capped(read_manifests(paths), PAIR_KEYS, limit, seed)``, the ``grid_candidates`` of
+    all rows), read one manifest at a time: at most ``limit`` rows per pair, the grid's
+    candidates and about ``batch_rows`` unreduced rows are held at once, however many
+    manifests there are. Rows keep the manifests' order; the index is 0..n-1."""
+    held = grid = None
+    pending: list[pd.DataFrame] = []
+    pos = start = 0
+
+    def reduce() -> tuple[pd.DataFrame, pd.DataFrame]:
+        new = pd.concat(pending, ignore_index=True)
+        if limit is not None:
+            new["_draw"] = draw_keys(new, seed)
+        rows = new if held is None else pd.concat([held, new], ignore_index=True)
+        candidates = grid_candidates(new if grid is None else pd.concat([grid, new], ignore_index=True))
+        return (rows if limit is None else _lowest(rows, PAIR_KEYS, limit)), candidates
+
+    for path in paths:
+        frame = pd.read_csv(path, keep_default_na=False)
+        pending.append(frame.assign(_pos=np.arange(pos, pos + len(frame))))
+        pos += len(frame)
+        if pos - start >= batch_rows:
+            held, grid = reduce()
+            pending, start = [], pos
+    if pending:
+        held, grid = reduce()
+    if held is None:
+        return pd.DataFrame(), pd.DataFrame()
+    sample, candidates = held.sort_values("_pos"), grid.sort_values("_pos")
+    helpers = ["_pos", "_draw"]
+    return (sample.drop(columns=helpers, errors="ignore").reset_index(drop=True),
+            candidates.drop(columns=helpers, errors="ignore").reset_index(drop=True))
 
 
 def synthetic_images(manifest: pd.DataFrame, resolution: int) -> list[np.ndarray]:

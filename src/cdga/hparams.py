@@ -11,6 +11,7 @@ algorithm's; ``ALGORITHM_HPARAMS`` adds each algorithm's own (the classes of
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -78,8 +79,15 @@ def draw(algorithm: str, training: Mapping, hparams_seed: int, trial: int) -> di
     specs = (*SHARED, *own(algorithm))
     if hparams_seed == 0:
         return {h.key: training[h.key] for h in specs}
-    return {h.key: h.sample(np.random.RandomState(seed_hash(hparams_seed, trial, h.key)),
-                            training["backbone"]) for h in specs}
+    return {h.key: drawn(h, training["backbone"], hparams_seed, trial) for h in specs}
+
+
+@functools.cache
+def drawn(spec: HParam, backbone: str, hparams_seed: int, trial: int) -> Any:
+    """One hyperparameter's draw, seeded by (hparams seed, trial, key). Cached: the DAG asks
+    once per training job (thousands at DomainBed's 20 draws), but there are only draws x
+    trials x keys distinct values, and each costs a RandomState."""
+    return spec.sample(np.random.RandomState(seed_hash(hparams_seed, trial, spec.key)), backbone)
 
 
 def job_settings(training: Mapping, algorithm: str, synthetic: bool, hparams_seed: int,

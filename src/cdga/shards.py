@@ -14,9 +14,12 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from cdga.io import atomic_path
@@ -75,38 +78,162 @@ class ShardError(RuntimeError):
     """A synthetic shard cannot be read; the message names the file and how to remake it."""
 
 
+Members = tuple[list[str], list[int], list[int], int]  # names, data offsets, sizes, end offset
+
+
+def tarfile_members(path: Path) -> Members:
+    """Every regular member of tar ``path``, read with ``tarfile`` (any dialect)."""
+    names, offsets, sizes = [], [], []
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for m in tar:
+                if m.isfile():
+                    names.append(m.name)
+                    offsets.append(m.offset_data)
+                    sizes.append(m.size)
+            end = tar.offset  # where the end-of-archive marker should start
+    except tarfile.TarError as exc:
+        raise ShardError(f"synthetic shard {str(path)!r} is corrupt ({exc}); {REMAKE}") from exc
+    return names, offsets, sizes, end
+
+
+def _octal(field: bytes) -> int:
+    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+
+
+def plain_ustar_members(path: Path) -> Members | None:
+    """The members of a tar as ``write_tar`` writes it (USTAR headers of regular files only),
+    read straight from the 512-byte headers: about 4x faster than ``tarfile``, which builds a
+    TarInfo per member (a training job indexes millions). None at anything else (another
+    member type, a bad checksum, a short read), for ``tarfile_members`` to read or reject."""
+    names, offsets, sizes = [], [], []
+    with open(path, "rb") as f:
+        fd, total = f.fileno(), os.fstat(f.fileno()).st_size
+        offset = 0
+        while True:
+            header = os.pread(fd, tarfile.BLOCKSIZE, offset)
+            if len(header) < tarfile.BLOCKSIZE:
+                return None
+            if not any(header):
+                return names, offsets, sizes, offset
+            try:
+                size, checksum = _octal(header[124:136]), _octal(header[148:156])
+            except ValueError:
+                return None
+            if (header[156:157] not in (b"0", b"\0") or header[257:265] != b"ustar\x0000"
+                    or checksum != sum(header[:148]) + 8 * 0x20 + sum(header[156:])):
+                return None
+            data = offset + tarfile.BLOCKSIZE
+            if data + size > total:
+                return None
+            name = header[:100].split(b"\0", 1)[0]
+            prefix = header[345:500].split(b"\0", 1)[0]
+            names.append((prefix + b"/" + name if prefix else name).decode("utf-8", "surrogateescape"))
+            offsets.append(data)
+            sizes.append(size)
+            offset = data + -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+class MemberIndex:
+    """A shard's member index in numpy arrays: name -> (data offset, size), in tar order.
+
+    Arrays, not a dict of Python objects: DataLoader workers forked after the index is built
+    share its pages instead of copying them as they read (refcount writes), so one index per
+    shard serves every worker.
+    """
+
+    def __init__(self, names: list[str], offsets: list[int], sizes: list[int]) -> None:
+        self._names = np.array([n.encode() for n in names], dtype=bytes)
+        self._order = np.argsort(self._names, kind="stable")
+        self._sorted = self._names[self._order]
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+        self._sizes = np.asarray(sizes, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __iter__(self) -> Iterator[str]:
+        return (n.decode() for n in self._names)
+
+    def position(self, name: str) -> int:
+        """The member's position in the tar; KeyError when absent."""
+        key = name.encode()
+        at = int(np.searchsorted(self._sorted, key))
+        if at == len(self._sorted) or self._sorted[at] != key:
+            raise KeyError(name)
+        return int(self._order[at])
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self.position(str(name))
+        except KeyError:
+            return False
+        return True
+
+    def __getitem__(self, name: str) -> tuple[int, int]:
+        at = self.position(name)
+        return int(self._offsets[at]), int(self._sizes[at])
+
+
+class _Handles:
+    """Open read handles of this process, at most ``limit`` (least recently used closed first),
+    so a job reading thousands of shards stays under the open-file limit."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
+        self._open: OrderedDict[Path, io.BufferedReader] = OrderedDict()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> io.BufferedReader:
+        with self._lock:
+            return self._get(path)
+
+    def _get(self, path: Path) -> io.BufferedReader:
+        if self._pid != os.getpid():  # a forked child: the parent's handles share file offsets
+            self._open = OrderedDict()
+            self._pid = os.getpid()
+        handle = self._open.pop(path, None)
+        if handle is None:
+            handle = open(path, "rb")  # noqa: SIM115 - kept open for reuse
+            while len(self._open) >= self.limit:
+                self._open.popitem(last=False)[1].close()
+        self._open[path] = handle
+        return handle
+
+
+_HANDLES = _Handles()
+
+
 class TarShard:
     """Random access to the members of one tar shard by name.
 
-    The member index is built on first use; the file handle is opened lazily per
-    process, so instances can be sent to DataLoader worker processes.
+    The member index (``MemberIndex``) is built on first use, once: build it before forking
+    DataLoader workers and they share it. File handles are opened lazily per process (a
+    bounded pool), so instances can be sent to worker processes.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._index: dict[str, tuple[int, int]] | None = None
-        self._handle: io.BufferedReader | None = None
-        self._pid: int | None = None
+        self._index: MemberIndex | None = None
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "_index": self._index, "_handle": None, "_pid": None}
+        return {"path": self.path, "_index": self._index}
 
     @property
-    def index(self) -> dict[str, tuple[int, int]]:
+    def index(self) -> MemberIndex:
         """Member name -> (data offset, size)."""
         if self._index is None:
             if not self.path.is_file():
                 raise FileNotFoundError(f"synthetic shard {str(self.path)!r} does not exist")
-            try:
-                with tarfile.open(self.path, "r:") as tar:
-                    index = {m.name: (m.offset_data, m.size) for m in tar if m.isfile()}
-                    end = tar.offset  # where the end-of-archive marker should start
-            except tarfile.TarError as exc:
-                raise ShardError(f"synthetic shard {str(self.path)!r} is corrupt ({exc}); {REMAKE}") from exc
+            found = plain_ustar_members(self.path)
+            if found is None:  # another tar dialect, or damaged: tarfile reads it or says why
+                found = tarfile_members(self.path)
+            names, offsets, sizes, end = found
             if self.path.stat().st_size < end + END_MARKER:
                 raise ShardError(f"synthetic shard {str(self.path)!r} is truncated (no end-of-archive "
                                  f"marker after byte {end}); {REMAKE}")
-            self._index = index
+            self._index = MemberIndex(names, offsets, sizes)
         return self._index
 
     def names(self) -> list[str]:
@@ -118,11 +245,7 @@ class TarShard:
             offset, size = self.index[name]
         except KeyError:
             raise KeyError(f"{name!r} is not in shard {str(self.path)!r}") from None
-        if self._handle is None or self._pid != os.getpid():
-            self._handle = open(self.path, "rb")  # noqa: SIM115 - kept open for reuse
-            self._pid = os.getpid()
-        self._handle.seek(offset)
-        data = self._handle.read(size)
+        data = os.pread(_HANDLES.get(self.path).fileno(), size, offset)  # no shared file position
         if len(data) != size:
             raise ShardError(f"synthetic shard {str(self.path)!r} is truncated: member {name!r} has "
                              f"{len(data)} of {size} bytes; {REMAKE}")

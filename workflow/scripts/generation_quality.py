@@ -15,10 +15,11 @@ sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 opts = sm.params.options
 table = pd.read_csv(sm.input.split)
-manifest = gq.read_manifests(sm.input.manifests)
-summary, scores = gq.evaluate(table, manifest, sm.params.domains, opts, opts["resolution"],
+# a seeded sample per pair and the grid's candidate rows, one manifest at a time
+sample, grid = gq.read_sample(sm.input.manifests, opts["max_images_per_pair"], opts["seed"])
+summary, scores = gq.evaluate(table, sample, sm.params.domains, opts, opts["resolution"],
                               device.resolve(sm.config["device"]))
 write_csv(sm.output.scores, scores)
 write_csv(sm.output.summary, summary)
 log.info("\n%s", summary.to_string(index=False))
-gq.grid_figure(manifest, sm.output.png, sm.output.pdf, opts["grid_examples"], opts["resolution"])
+gq.grid_figure(grid, sm.output.png, sm.output.pdf, opts["grid_examples"], opts["resolution"])
