@@ -17,7 +17,8 @@ from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 
 from cdga import generation as gen
 from cdga import methods
-from cdga.ldm import compile_unet, load_pipeline
+from cdga import accel
+from cdga.ldm import load_pipeline
 from cdga.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
 
 CONFIG = {
@@ -216,10 +217,18 @@ def test_overlapped_batches_write_the_serial_bytes(pipe, table: pd.DataFrame, tm
 
 
 def test_a_cpu_job_runs_serially_and_an_accelerator_job_overlaps() -> None:
-    """On the CPU the overlap threads would take the pipeline's cores (README, "Generation")."""
-    assert gen.overlap_workers(2, torch.device("cpu")) == 0
-    assert gen.overlap_workers(2, torch.device("cuda", 0)) == 2
-    assert gen.overlap_workers(3, torch.device("mps")) == 3
+    """On the CPU the overlap threads would take the pipeline's cores (README, "Generation");
+    beside a GPU ``auto`` sizes the pool from the node's cores."""
+    assert accel.writer_workers(2, torch.device("cpu")) == 0
+    assert accel.writer_workers("auto", torch.device("cpu")) == 0
+    assert accel.writer_workers(2, torch.device("cuda", 0)) == 2
+    assert accel.writer_workers(3, torch.device("mps")) == 3
+    assert accel.writer_workers("auto", torch.device("cuda", 0), cores=16) == accel.WRITERS_MAX
+    assert accel.writer_workers("auto", torch.device("cuda", 0), cores=4) == 3
+    assert accel.writer_workers("auto", torch.device("cuda", 0), cores=1) == 1
+    assert accel.node_cores() == len(__import__("os").sched_getaffinity(0))
+    with pytest.raises(ValueError, match="generation.workers"):
+        accel.writer_workers(-1, torch.device("cuda", 0))
 
 
 def test_the_next_batch_is_read_while_the_pipeline_runs(pipe, table: pd.DataFrame, tmp_path: Path,
@@ -401,7 +410,7 @@ def test_compiled_unet_generates_the_same_images(tmp_path: Path, table: pd.DataF
     minutes for even this tiny UNet on a 2-core CPU; benchmarks/gpu_check.sh runs it on a GPU."""
     model = str(save_tiny_pipeline(tmp_path / "pipe"))
     plain, compiled = load_pipeline(model, "cpu"), load_pipeline(model, "cpu")
-    compile_unet(compiled, backend="eager")
+    accel.compile_modules(compiled, backend="eager")
     traced = []
     compiled.unet.register_forward_pre_hook(lambda module, args: traced.append(torch.compiler.is_compiling()))
     rows, p = plan(table, "pg"), params("pg", batch_size=6)

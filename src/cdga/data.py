@@ -7,6 +7,7 @@ the minibatches an uninterrupted run would, whatever the number of DataLoader wo
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,16 +44,48 @@ def eval_transform(resolution: int) -> T.Compose:
                       T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
+def draft_side(resolution: int, crop_scale: Sequence[float] | None = None) -> int:
+    """The shorter side a decoded image needs so that the transform still resizes down: the
+    evaluation resize needs ``resolution``; DomainBed's RandomResizedCrop, whose smallest crop
+    (area share ``crop_scale[0]``, aspect 3/4) spans sqrt(3/4 * share) of the shorter side,
+    needs ``resolution`` over that."""
+    if crop_scale is None:
+        return resolution
+    return math.ceil(resolution / math.sqrt(0.75 * crop_scale[0]))
+
+
+def open_rgb(path: str, draft: int | None = None) -> Image.Image:
+    """The image file ``path`` in RGB. With ``draft``, a JPEG is decoded at the smallest DCT
+    scale (1/2, 1/4, 1/8) that keeps both sides at least ``draft`` (Pillow's draft mode):
+    fewer pixels decoded, the same picture within the tolerance tests/test_data.py states."""
+    with Image.open(path) as im:
+        if draft and im.format == "JPEG":
+            im.draft("RGB", (draft, draft))
+        return im.convert("RGB")
+
+
+def loader_options(workers: int, device: torch.device, prefetch_factor: int = 2,
+                   persistent_workers: bool = False) -> dict:
+    """DataLoader keyword arguments of the execution settings: pinned memory on CUDA, and with
+    workers their read-ahead depth and whether they outlive one pass over the loader."""
+    options = {"num_workers": workers, "pin_memory": device.type == "cuda"}
+    if workers:
+        options |= {"prefetch_factor": prefetch_factor, "persistent_workers": persistent_workers}
+    return options
+
+
 class ImageRows(Dataset):
     """Rows of an assembled manifest as (image tensor, class index).
 
     A row with an empty ``shard`` is a real image file at ``path``; otherwise ``path`` is a
     member of the tar ``shard``, read in place. Items are indexed by ``(row, seed)``: the seed
     fixes the augmentation of that draw (a plain row index means no augmentation seed).
-    With ``cache`` the decoded images are kept in memory (per worker), for small datasets.
+    With ``cache`` the decoded images are kept in memory (per worker), for small datasets;
+    ``draft``: see ``open_rgb``.
     """
 
-    def __init__(self, rows: pd.DataFrame, transform: T.Compose, cache: bool = False) -> None:
+    def __init__(self, rows: pd.DataFrame, transform: T.Compose, cache: bool = False,
+                 draft: int | None = None) -> None:
         self.paths = rows["path"].astype(str).tolist()
         shard = rows["shard"] if "shard" in rows else pd.Series("", index=rows.index)
         self.shards = shard.fillna("").astype(str).tolist()
@@ -60,6 +93,7 @@ class ImageRows(Dataset):
         self.transform = transform
         self._tars: dict[str, TarShard] = {}
         self._cache: dict[int, Image.Image] | None = {} if cache else None
+        self.draft = draft  # open_rgb: real JPEGs decoded at a reduced scale covering this side
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -73,8 +107,7 @@ class ImageRows(Dataset):
 
     def _decode(self, i: int) -> Image.Image:
         if not self.shards[i]:
-            with Image.open(self.paths[i]) as im:
-                return im.convert("RGB")
+            return open_rgb(self.paths[i], self.draft)
         tar = self._tars.get(self.shards[i])
         if tar is None:
             tar = self._tars[self.shards[i]] = TarShard(self.shards[i])

@@ -55,7 +55,7 @@ SYNTHETIC_KEYS = ("synthetic_ratio",)
 # Change no result: never in a job's params nor the resume fingerprint. ``trials`` and
 # ``hparam_draws`` say which runs exist, not what one computes.
 EXECUTION_KEYS = ("trials", "hparam_draws", "threads", "num_workers", "eval_batch_size",
-                  "cache_images")
+                  "cache_images", "prefetch_factor", "persistent_workers", "jpeg_draft")
 
 
 def own(algorithm: str) -> tuple[HParam, ...]:
