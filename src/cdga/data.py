@@ -7,7 +7,6 @@ the minibatches an uninterrupted run would, whatever the number of DataLoader wo
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,20 +43,12 @@ def eval_transform(resolution: int) -> T.Compose:
                       T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
-def draft_side(resolution: int, crop_scale: Sequence[float] | None = None) -> int:
-    """The shorter side a decoded image needs so that the transform still resizes down: the
-    evaluation resize needs ``resolution``; DomainBed's RandomResizedCrop, whose smallest crop
-    (area share ``crop_scale[0]``, aspect 3/4) spans sqrt(3/4 * share) of the shorter side,
-    needs ``resolution`` over that."""
-    if crop_scale is None:
-        return resolution
-    return math.ceil(resolution / math.sqrt(0.75 * crop_scale[0]))
-
-
 def open_rgb(path: str, draft: int | None = None) -> Image.Image:
     """The image file ``path`` in RGB. With ``draft``, a JPEG is decoded at the smallest DCT
     scale (1/2, 1/4, 1/8) that keeps both sides at least ``draft`` (Pillow's draft mode):
-    fewer pixels decoded, the same picture within the tolerance tests/test_data.py states."""
+    fewer pixels decoded. For the evaluation resize the result stays within 2 grey levels on
+    average (tests/test_data.py); the training crop draws its box from the image size, so
+    the training loader decodes in full."""
     with Image.open(path) as im:
         if draft and im.format == "JPEG":
             im.draft("RGB", (draft, draft))

@@ -55,7 +55,7 @@ class Evaluator:
                  persistent_workers: bool = False, jpeg_draft: bool = False) -> None:
         self.groups = list(zip(rows["domain"], rows["split"].map({"train": "in", "val": "out"}),
                                strict=True))
-        draft = data.draft_side(resolution) if jpeg_draft else None
+        draft = resolution if jpeg_draft else None  # decode-then-resize: a reduced JPEG scale covers it
         self.loader = DataLoader(data.ImageRows(rows, data.eval_transform(resolution), cache, draft),
                                  batch_size=batch_size,
                                  **data.loader_options(workers, device, prefetch_factor, persistent_workers))
@@ -130,7 +130,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     fingerprint: ``workers`` (DataLoader workers), ``eval_batch_size``, ``cache_images`` (keep
     decoded images in memory), ``device`` (``cdga.device.resolve``), where the model and
     every batch go, and the loaders' ``prefetch_factor``, ``persistent_workers`` (the
-    evaluation loader's) and ``jpeg_draft`` (``cdga.data.open_rgb``). ``stop_after``
+    evaluation loader's) and ``jpeg_draft`` (the evaluation loader's, ``cdga.data.open_rgb``). ``stop_after``
     raises StopRequested once that many steps are done and checkpointed (tests use it to kill a
     run).
     Returns the records.
@@ -191,8 +191,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     sampler = data.StepSampler(streams, seed, start, cfg["steps"])
     smallest_real = min(len(s.rows) for s in streams[::2])  # DomainBed's 'epoch' unit
     transform = data.train_transform(cfg["resolution"], cfg["augment"])
-    draft = data.draft_side(cfg["resolution"], cfg["augment"]["crop_scale"]) if jpeg_draft else None
-    loader = DataLoader(data.ImageRows(train_rows, transform, cache_images, draft), batch_sampler=sampler,
+    loader = DataLoader(data.ImageRows(train_rows, transform, cache_images), batch_sampler=sampler,
                         **data.loader_options(workers, dev, prefetch_factor))  # one pass: not persistent
     evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size,
                          workers, dev, cache_images, prefetch_factor, persistent_workers, jpeg_draft)
