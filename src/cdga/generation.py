@@ -314,7 +314,7 @@ def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: st
 
     with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="generate") as pool:
         submit = pool.submit if workers else _now
-        pad_to = size if pad else 0
+        pad_to = min(size, len(plan)) if pad else 0  # the one shape the job meets
         ahead = submit(prepare_batch, pipe, rows(todo[0]), params, pad_to) if todo else None
         writing: list[Future] = []
         for i, b in enumerate(tqdm(todo, desc=str(tar_path), disable=not progress)):
