@@ -133,7 +133,8 @@ def main() -> None:
         start = time.perf_counter()
         for _ in range(args.steps):
             next(drawn)[0].to(device, non_blocking=True)
-        sync_device(device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         loading = time.perf_counter() - start
         x, y = next(iter(DataLoader(data.ImageRows(rows, data.train_transform(cfg["resolution"], cfg["augment"])),
                                     batch_sampler=data.StepSampler(streams, seed=1, steps=1))))
