@@ -11,6 +11,9 @@ per-image ``torch.Generator``. So an image does not depend on the shard or batch
 A job's finished batches are kept in ``shard{k}.partial/`` (one small tar each, written
 atomically); a rerun skips them. The shard tar and manifest are packed from them at the end.
 While the pipeline runs on one batch, worker threads prepare the next and write the last.
+The pipeline stops at the latents; ``decode_uint8`` decodes them to 8-bit pixels on the device
+(the pipeline's own arithmetic, the same bytes). A job with a compiled UNet pads its last,
+smaller batch to the full shape and drops the extra images (one graph per job).
 """
 
 from __future__ import annotations
