@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +244,7 @@ def pt_output_rate(pipe, plan: pd.DataFrame, params: GenerationParams) -> float:
     there (the path before uint8 decoding on the device)."""
     inputs = [prepare_batch(pipe, plan.iloc[s : s + params.batch_size], params)
               for s in range(0, len(plan), params.batch_size)]
-    to_bytes = lambda b: (pipe(**b, output_type="pt").images.cpu().float() * 255).round().to(torch.uint8)  # noqa: E731
+    to_bytes = lambda b: (pipe(**b, output_type="pt").images.cpu().float() * 255).round().to(torch.uint8)
     to_bytes(inputs[0])
     sync(pipe.device)
     start = time.perf_counter()
@@ -272,7 +271,7 @@ def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, 
     wanted = set(args.levers.split(",")) if args.levers != "all" else set(LEVERS)
     if unknown := wanted - set(LEVERS):
         raise SystemExit(f"unknown --levers {sorted(unknown)}; known: {list(LEVERS)}")
-    rate = lambda p, **kw: f"{pipeline_rate(p, plan, params, **kw):.3f} images/s"  # noqa: E731
+    rate = lambda p, **kw: f"{pipeline_rate(p, plan, params, **kw):.3f} images/s"
     yield {"lever": "base", "setting": "eager, contiguous, attention auto, uint8 decode on the device",
            "value": rate(pipe)}
     if "weights" in wanted:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import io
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -16,9 +16,8 @@ import torch
 from PIL import Image
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 
+from cdga import accel, methods
 from cdga import generation as gen
-from cdga import methods
-from cdga import accel
 from cdga.ldm import load_pipeline
 from cdga.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
 

@@ -35,7 +35,7 @@ def compile_on(setting: bool | str, device: torch.device) -> bool:
     code generation takes minutes on a CPU and was not measured to pay there)."""
     if setting == AUTO:
         return device.type == "cuda"
-    if not isinstance(setting, bool):
+    if setting not in (True, False) or not isinstance(setting, bool):
         raise ValueError(f"generation.compile must be true, false or 'auto', got {setting!r}")
     return setting
 
