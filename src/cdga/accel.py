@@ -35,9 +35,9 @@ def compile_on(setting: bool | str, device: torch.device) -> bool:
     code generation takes minutes on a CPU and was not measured to pay there)."""
     if setting == AUTO:
         return device.type == "cuda"
-    if setting not in (True, False) or not isinstance(setting, bool):
-        raise ValueError(f"generation.compile must be true, false or 'auto', got {setting!r}")
-    return setting
+    if isinstance(setting, bool):
+        return setting
+    raise ValueError(f"generation.compile must be true, false or 'auto', got {setting!r}")
 
 
 def channels_last_on(setting: str, device: torch.device, compiled: bool) -> bool:
