@@ -10,10 +10,11 @@ from pathlib import Path
 import torch
 
 
-def emit(lines: list[str], out: Path | None) -> None:
-    """Print the benchmark's table and, if ``out`` is given, write it there too."""
+def emit(lines: list[str], out: Path | None, quiet: bool = False) -> None:
+    """Print the benchmark's table (unless ``quiet``) and, if ``out`` is given, write it there too."""
     text = "\n".join(lines) + "\n"
-    print(text)
+    if not quiet:
+        print(text)
     if out:
         out.write_text(text)
 

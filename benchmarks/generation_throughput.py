@@ -3,22 +3,27 @@
 Both pipelines carry the same random weights (weights do not change the speed), saved with
 ``save_pretrained`` and loaded back:
 
-* pipeline only: ``cdga.ldm.load_pipeline`` (half precision and channels-last on a GPU,
-  float32 on the CPU, diffusers' SDPA attention), ``--batch-size`` images per call with
-  per-image seeds, inputs prepared beforehand (``cdga.generation.run_pipeline``);
+* pipeline only: ``cdga.ldm.load_pipeline`` as a job loads it (half precision on a GPU, float32
+  on the CPU; the UNet compiled where ``--compile`` resolves on, channels-last then, contiguous
+  in eager: ``cdga.accel``), ``--batch-size`` images per call with per-image seeds, inputs
+  prepared beforehand (``cdga.generation.run_pipeline``: uint8 pixels decoded on the device);
 * end to end: ``cdga.generation.generate_shard`` over a plan of source images on disk, as a
   generation job runs it: reading and preparing the sources, the pipeline, PNG encoding, batch
-  tars, the shard and its manifest; overlapped (``--workers`` threads) and serial (0);
+  tars, the shard and its manifest; overlapped (``--workers`` threads, auto: the node's cores)
+  and serial (0);
 * naive: ``from_pretrained`` in float32 and one image per pipeline call, the loop peers use.
 
 ``--arch demo`` is the demo LDM's architecture (config/config.yaml) at the demo's PG settings;
 ``--arch sd15`` is Stable Diffusion v1.5's (UNet 860 M, VAE 84 M, CLIP ViT-L/14 text encoder) at
 the paper settings (512 px, 50 steps, strength 0.6, guidance 7.5). On CUDA the UNet's own rate
-is also timed and set against the GPU's dense bf16 peak. ``--levers`` measures instead the effect of each
-GPU lever of the production path: the fp16 weight variant (bytes and seconds to load),
-channels-last off against on, ``torch.compile`` of the UNet (``--no-compile`` skips it) and the
-batch size (the one that fits the GPU's memory, and a sweep).
-Usage: python generation_throughput.py [--arch demo|sd15] [--images N] [--repeats R] [--levers] [--out FILE]
+is also timed and set against the GPU's dense bf16 peak. ``--levers [NAMES]`` measures instead
+each lever of ``cdga.accel`` alone against the eager base: the fp16 weight variant (bytes and
+seconds to load), channels-last in eager, each SDPA backend, the float output copied against
+uint8 decoding on the device, the host syncs per call, and torch.compile of the UNet
+(contiguous and channels-last), of the UNet and VAE, and in other Inductor modes (each with its
+first-call seconds and its grey-level distance from eager). ``--compile-backend eager`` runs
+the compile paths through Dynamo's trace only (the CPU check).
+Usage: python generation_throughput.py [--arch demo|sd15] [--images N] [--repeats R] [--levers [NAMES]] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +47,10 @@ from diffusers import (
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from cdga import demo_ldm, ldm
+from cdga import accel, demo_ldm, ldm
 from cdga.device import resolve
 from cdga.generation import (
     GenerationParams,
-    fitting_batch_size,
     generate_shard,
     plan_shard,
     prepare_batch,
@@ -133,26 +136,29 @@ def warm_up(pipe, params: GenerationParams, n: int) -> None:
     sync(pipe.device)
 
 
-def pipeline_rate(pipe, plan: pd.DataFrame, params: GenerationParams) -> float:
-    """Images/s of the pipeline calls alone, their inputs prepared beforehand, after a warm-up batch."""
-    inputs = [prepare_batch(pipe, plan.iloc[s : s + params.batch_size], params)
-              for s in range(0, len(plan), params.batch_size)]
-    run_pipeline(pipe, inputs[0])  # warm-up: the first batch as it will be timed
-    sync(pipe.device)
-    start = time.perf_counter()
-    for batch in inputs:
-        run_pipeline(pipe, batch)
-    sync(pipe.device)
+def pipeline_rate(pipe, plan: pd.DataFrame, params: GenerationParams, attention: str = "auto") -> float:
+    """Images/s of the pipeline calls alone (``run_pipeline``: uint8 pixels on the host), their
+    inputs prepared beforehand and padded to the batch shape, after a warm-up batch."""
+    size = min(params.batch_size, len(plan))
+    inputs = [prepare_batch(pipe, plan.iloc[s : s + size], params, size) for s in range(0, len(plan), size)]
+    with accel.attention(attention):
+        run_pipeline(pipe, inputs[0])  # warm-up: the first batch as it will be timed
+        sync(pipe.device)
+        start = time.perf_counter()
+        for batch in inputs:
+            run_pipeline(pipe, batch)
+        sync(pipe.device)
     return len(plan) / (time.perf_counter() - start)
 
 
-def end_to_end_rate(pipe, plan: pd.DataFrame, params: GenerationParams, out: Path, workers: int) -> float:
+def end_to_end_rate(pipe, plan: pd.DataFrame, params: GenerationParams, out: Path, workers: int,
+                    pad: bool) -> float:
     """Images/s of ``generate_shard`` (sources on disk to shard and manifest), after a warm-up."""
     run_pipeline(pipe, prepare_batch(pipe, plan.iloc[: params.batch_size], params))  # warm-up
     sync(pipe.device)
     start = time.perf_counter()
     generate_shard(pipe, plan, params, "bench", out / "shard0.tar", out / "shard0.csv", progress=False,
-                   workers=workers)
+                   workers=workers, pad=pad)
     return len(plan) / (time.perf_counter() - start)
 
 
@@ -184,7 +190,7 @@ def unet_utilisation(pipe, batch: int, tokens: int, repeats: int = 10) -> tuple[
     context = torch.randn(batch, tokens, unet.config.cross_attention_dim, device=pipe.device, dtype=unet.dtype)
     t = torch.tensor([500] * batch, device=pipe.device)
     with FlopCounterMode(display=False) as counter:
-        unet(x, t, context)
+        unet.forward(x, t, context)  # eager: the FLOPs of the model, compiled or not
     unet(x, t, context)
     sync(pipe.device)
     start = time.perf_counter()
@@ -212,43 +218,101 @@ def without_variant(folder: Path, out: Path) -> Path:
     return out
 
 
-def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, args) -> list[dict]:
-    """The effect of each GPU lever: the fp16 variant, channels-last, torch.compile, batch size."""
-    device, rows = pipe.device, []
-    plain = without_variant(model, model.parent / "float32_only")
-    for name, folder, variant in (("fp16 variant", model, True), ("float32 files, cast", plain, False)):
-        start = time.perf_counter()
-        ldm.load_weights(str(folder), torch.float16)
-        rows.append({"lever": "weights read in float16", "setting": name,
-                     "value": f"{weight_bytes(model, variant) / 1e6:.0f} MB, {time.perf_counter() - start:.1f} s"})
-    base = pipeline_rate(pipe, plan, params)
-    layout = "channels-last" if pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last) else "contiguous"
-    rows.append({"lever": "memory format", "setting": f"{layout} (the default here)", "value": f"{base:.3f} images/s"})
-    other = ldm.load_pipeline(str(model), device, args.dtype, scheduler=args.scheduler,
-                              channels_last=layout == "contiguous")
-    rows.append({"lever": "memory format", "setting": "contiguous" if layout != "contiguous" else "channels-last",
-                 "value": f"{pipeline_rate(other, plan, params):.3f} images/s"})
-    del other
-    if device.type == "cuda":
-        fits = fitting_batch_size(pipe, params)
-        rows.append({"lever": "batch size", "setting": "auto_batch_size picks", "value": str(fits)})
-        for size in sorted({2 * params.batch_size, fits} - {params.batch_size}):
-            if size <= fits:
-                sized = replace(params, batch_size=size)
-                rate = pipeline_rate(pipe, source_rows(plan, max(size, len(plan))), sized)
-                rows.append({"lever": "batch size", "setting": str(size), "value": f"{rate:.3f} images/s"})
-    if not args.no_compile:  # last: the memory probe above would compile its own shapes
-        reference = run_batch(pipe, plan.iloc[: params.batch_size], params)
-        ldm.compile_unet(pipe)
-        start = time.perf_counter()
-        warm_up(pipe, params, min(params.batch_size, len(plan)))
-        compiling = time.perf_counter() - start
-        rate = pipeline_rate(pipe, plan, params)
-        compiled = run_batch(pipe, plan.iloc[: params.batch_size], params)
-        diff = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(reference, compiled))
-        rows.append({"lever": "torch.compile (UNet)", "setting": f"first call {compiling:.0f} s",
-                     "value": f"{rate:.3f} images/s, images within {diff} grey levels of eager"})
-    return rows
+LEVERS = ("weights", "memory_format", "attention", "decode", "syncs", "compile", "compile_vae",
+          "compile_mode")
+
+
+def host_syncs(pipe, inputs: dict) -> str:
+    """Host-device synchronisations of one pipeline call (CUDA's sync debug mode counts them)."""
+    if pipe.device.type != "cuda":
+        return "n/a on the CPU (no device queue)"
+    import warnings
+
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run_pipeline(pipe, inputs)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    syncs = sum("synchroniz" in str(w.message) for w in caught)
+    return f"{syncs} per call, {syncs / inputs['num_inference_steps']:.1f} per scheduler step"
+
+
+def pt_output_rate(pipe, plan: pd.DataFrame, params: GenerationParams) -> float:
+    """Images/s of the pipeline's own float ``"pt"`` output copied to the host and made 8-bit
+    there (the path before uint8 decoding on the device)."""
+    inputs = [prepare_batch(pipe, plan.iloc[s : s + params.batch_size], params)
+              for s in range(0, len(plan), params.batch_size)]
+    to_bytes = lambda b: (pipe(**b, output_type="pt").images.cpu().float() * 255).round().to(torch.uint8)
+    to_bytes(inputs[0])
+    sync(pipe.device)
+    start = time.perf_counter()
+    for batch in inputs:
+        to_bytes(batch)
+    return len(plan) / (time.perf_counter() - start)
+
+
+def compiled_pipeline(model: Path, plan: pd.DataFrame, params: GenerationParams, args, channels_last: bool,
+                      mode: str = "default", vae: bool = False):
+    """A fresh pipeline compiled as a job compiles it, and the seconds of its first call."""
+    pipe = ldm.load_pipeline(str(model), resolve("auto"), args.dtype, scheduler=args.scheduler,
+                             channels_last=channels_last)
+    accel.compile_modules(pipe, mode, vae=vae, backend=args.compile_backend)
+    start = time.perf_counter()
+    warm_up(pipe, params, min(params.batch_size, len(plan)))
+    return pipe, time.perf_counter() - start
+
+
+def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, args):
+    """The effect of each GPU lever alone on the pipeline-only rate (eager, contiguous, torch's
+    attention, uint8 decoding on the device is the base), one row at a time as measured."""
+    device = pipe.device
+    wanted = set(args.levers.split(",")) if args.levers != "all" else set(LEVERS)
+    if unknown := wanted - set(LEVERS):
+        raise SystemExit(f"unknown --levers {sorted(unknown)}; known: {list(LEVERS)}")
+    rate = lambda p, **kw: f"{pipeline_rate(p, plan, params, **kw):.3f} images/s"
+    yield {"lever": "base", "setting": "eager, contiguous, attention auto, uint8 decode on the device",
+           "value": rate(pipe)}
+    if "weights" in wanted:
+        plain = without_variant(model, model.parent / "float32_only")
+        for name, folder, variant in (("fp16 variant", model, True), ("float32 files, cast", plain, False)):
+            start = time.perf_counter()
+            ldm.load_weights(str(folder), torch.float16)
+            yield {"lever": "weights read in float16", "setting": name,
+                   "value": f"{weight_bytes(model, variant) / 1e6:.0f} MB, {time.perf_counter() - start:.1f} s"}
+    if "memory_format" in wanted:
+        other = ldm.load_pipeline(str(model), device, args.dtype, scheduler=args.scheduler, channels_last=True)
+        yield {"lever": "memory format (eager)", "setting": "channels-last", "value": rate(other)}
+        del other
+    if "attention" in wanted:
+        for backend in args.attention.split(","):
+            try:
+                value = rate(pipe, attention=backend)
+            except RuntimeError as exc:  # no kernel of that backend for this device, dtype or shape
+                value = f"not available: {str(exc).splitlines()[0][:80]}"
+            yield {"lever": "attention backend", "setting": backend, "value": value}
+    if "decode" in wanted:
+        yield {"lever": "decoding", "setting": "float pt output copied, 8-bit on the host",
+               "value": f"{pt_output_rate(pipe, plan, params):.3f} images/s"}
+    if "syncs" in wanted:
+        inputs = prepare_batch(pipe, plan.iloc[: params.batch_size], params)
+        yield {"lever": "host syncs", "setting": "sync debug mode", "value": host_syncs(pipe, inputs)}
+    compiles = [("compile", "UNet", "default", False, False), ("compile", "UNet, channels-last", "default", True, False),
+                ("compile_vae", "UNet + VAE encoder/decoder", "default", False, True),
+                *(("compile_mode", f"UNet, mode {m}", m, False, False) for m in args.compile_modes.split(",") if m)]
+    reference = run_batch(pipe, plan.iloc[: params.batch_size], params)
+    for lever, name, mode, channels_last, vae in compiles:
+        if lever not in wanted:
+            continue
+        torch._dynamo.reset()
+        compiled, first = compiled_pipeline(model, plan, params, args, channels_last, mode, vae)
+        value = rate(compiled)
+        images = run_batch(compiled, plan.iloc[: params.batch_size], params)
+        diff = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(reference, images))
+        yield {"lever": f"torch.compile ({args.compile_backend})", "setting": f"{name}; first call {first:.0f} s",
+               "value": f"{value}, within {diff} grey levels of eager"}
+        del compiled
 
 
 def source_rows(plan: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -256,14 +320,20 @@ def source_rows(plan: pd.DataFrame, n: int) -> pd.DataFrame:
     return plan.iloc[np.arange(n) % len(plan)]
 
 
-def throughput_lines(tmp: Path, project, plan: pd.DataFrame, params: GenerationParams, args) -> list[str]:
-    """The table of pipeline-only, end-to-end and naive images/s, and their ratios."""
+def throughput_lines(tmp: Path, project, plan: pd.DataFrame, params: GenerationParams, args,
+                     compiled: bool) -> list[str]:
+    """The table of pipeline-only, end-to-end and naive images/s, and their ratios, the
+    project's paths as a job runs them (compiled jobs pad their last batch)."""
     device = project.device
+    workers = accel.writer_workers(args.workers, device)
+    start = time.perf_counter()
+    warm_up(project, params, min(params.batch_size, len(plan)))
+    first = time.perf_counter() - start
     # Rounds interleave the three paths, each round into new shards (a finished shard resumes):
     # the medians are compared, so one slow stretch of the machine does not decide a ratio.
     rounds = [(pipeline_rate(project, plan, params),
-               end_to_end_rate(project, plan, params, tmp / f"overlapped{r}", args.workers),
-               end_to_end_rate(project, plan, params, tmp / f"serial{r}", 0))
+               end_to_end_rate(project, plan, params, tmp / f"overlapped{r}", workers, compiled),
+               end_to_end_rate(project, plan, params, tmp / f"serial{r}", 0, compiled))
               for r in range(args.repeats)]
     only, overlapped, serial = (float(np.median(path)) for path in zip(*rounds, strict=True))
     naive = StableDiffusionImg2ImgPipeline.from_pretrained(tmp / "pipeline", dtype=torch.float32).to(device)
@@ -272,8 +342,9 @@ def throughput_lines(tmp: Path, project, plan: pd.DataFrame, params: GenerationP
     slow = naive_rate(naive, plan.head(args.naive_images or args.images), params)
     del naive
     precision = str(project.unet.dtype).replace("torch.", "")
-    rows = [{"path": f"pipeline only: batch {params.batch_size}, {precision}", "images/s": round(only, 3)},
-            {"path": f"end to end (generate_shard, {args.workers} workers)", "images/s": round(overlapped, 3)},
+    how = f"{'compiled' if compiled else 'eager'}, {precision}"
+    rows = [{"path": f"pipeline only: batch {params.batch_size}, {how}", "images/s": round(only, 3)},
+            {"path": f"end to end (generate_shard, {workers} workers)", "images/s": round(overlapped, 3)},
             {"path": "end to end, serial (0 workers)", "images/s": round(serial, 3)},
             {"path": "naive: batch 1, float32", "images/s": round(slow, 3)}]
     lines = [pd.DataFrame(rows).to_string(index=False), "",
@@ -281,7 +352,8 @@ def throughput_lines(tmp: Path, project, plan: pd.DataFrame, params: GenerationP
               f"(goal >= 95 %; medians of {args.repeats} interleaved rounds)"),
              "per round (pipeline only, overlapped, serial): "
              + "; ".join(", ".join(f"{v:.2f}" for v in r) for r in rounds),
-             f"ratio project / naive: {overlapped / slow:.2f}x (end to end against the naive loop)"]
+             f"ratio project / naive: {overlapped / slow:.2f}x (end to end against the naive loop)",
+             f"first call (CUDA context, kernels{', compiling' if compiled else ''}): {first:.1f} s"]
     if device.type == "cuda":
         tflops, share = unet_utilisation(project, 2 * params.batch_size, project.text_encoder.config.max_position_embeddings)
         lines.append(f"UNet alone at batch {2 * params.batch_size} (guidance doubles it): "
@@ -299,9 +371,15 @@ def main() -> None:
     parser.add_argument("--scheduler", default="ddim")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--resolution", type=int)
-    parser.add_argument("--workers", type=int, default=2, help="generate_shard's threads (end to end)")
-    parser.add_argument("--levers", action="store_true", help="measure each GPU lever's effect instead")
-    parser.add_argument("--no-compile", action="store_true", help="with --levers: skip torch.compile")
+    parser.add_argument("--workers", default="auto", type=lambda v: v if v == "auto" else int(v),
+                        help="generate_shard's threads (end to end; auto: cdga.accel.writer_workers)")
+    parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
+                        help="the throughput paths: compile the UNet (auto: on CUDA), as a job does")
+    parser.add_argument("--compile-backend", default="inductor", help="'eager': Dynamo's trace only (CPU checks)")
+    parser.add_argument("--compile-cache", type=Path, help="Inductor's persistent cache directory")
+    parser.add_argument("--levers", nargs="?", const="all", help=f"measure these GPU levers instead (all: {','.join(LEVERS)})")
+    parser.add_argument("--attention", default="flash,cudnn,efficient", help="with --levers: SDPA backends")
+    parser.add_argument("--compile-modes", default="reduce-overhead", help="with --levers: Inductor modes beyond default")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the three paths")
     parser.add_argument("--out", type=Path)
@@ -314,20 +392,30 @@ def main() -> None:
     settings = {k: v if getattr(args, k, None) is None else getattr(args, k) for k, v in base.items()}
     params = GenerationParams(variant="pg", scheduler=args.scheduler, seed=0, **settings)
     device = resolve("auto")
+    accel.use_compile_cache(args.compile_cache)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        save_random_pipeline(args.arch, config, tmp / "pipeline", variant=args.levers)
+        save_random_pipeline(args.arch, config, tmp / "pipeline", variant=bool(args.levers))
         plan = source_plan(tmp, args.images, params)
-        project = ldm.load_pipeline(str(tmp / "pipeline"), device, args.dtype, scheduler=args.scheduler)
         title = f"img2img generation {'levers' if args.levers else 'throughput'}, {args.arch} architecture"
         lines = [header(title, {**settings, "scheduler": args.scheduler, "workers": args.workers,
-                                "threads": args.threads, "images": args.images}), ""]
+                                "threads": args.threads, "images": args.images, "compile": args.compile,
+                                "compile_backend": args.compile_backend}), ""]
         if args.levers:
-            levers = lever_rows(tmp / "pipeline", project, plan, params, args)
-            lines += [(f"GPU levers of the production path (pipeline only, batch {params.batch_size} unless "
-                      "the row sets it):"), "", pd.DataFrame(levers).to_string(index=False)]
+            project = ldm.load_pipeline(str(tmp / "pipeline"), device, args.dtype, scheduler=args.scheduler)
+            lines += [f"GPU levers of the production path, each alone (pipeline only, batch {params.batch_size}):", ""]
+            rows = []
+            for row in lever_rows(tmp / "pipeline", project, plan, params, args):
+                rows.append(row)  # written as measured: a step that runs out of time keeps its rows
+                emit([*lines, pd.DataFrame(rows).to_string(index=False)], args.out, quiet=True)
+            lines.append(pd.DataFrame(rows).to_string(index=False))
         else:
-            lines += throughput_lines(tmp, project, plan, params, args)
+            compiled = accel.compile_on({"auto": "auto", "on": True, "off": False}[args.compile], device)
+            project = ldm.load_pipeline(str(tmp / "pipeline"), device, args.dtype, scheduler=args.scheduler,
+                                        channels_last=accel.channels_last_on("auto", device, compiled))
+            if compiled:
+                accel.compile_modules(project, backend=args.compile_backend)
+            lines += throughput_lines(tmp, project, plan, params, args, compiled)
     emit(lines, args.out)
 
 

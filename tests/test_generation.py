@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -15,9 +16,9 @@ import torch
 from PIL import Image
 from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
 
+from cdga import accel, methods
 from cdga import generation as gen
-from cdga import methods
-from cdga.ldm import compile_unet, load_pipeline
+from cdga.ldm import load_pipeline
 from cdga.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
 
 CONFIG = {
@@ -156,9 +157,9 @@ def test_ig_guides_are_same_class_training_images_of_the_target(table: pd.DataFr
 
 
 # ---------------------------------------------------------------- generation
-def run(pipe, rows: pd.DataFrame, p: gen.GenerationParams, out: Path, workers: int = 2) -> Path:
+def run(pipe, rows: pd.DataFrame, p: gen.GenerationParams, out: Path, workers: int = 2, **levers: object) -> Path:
     gen.generate_shard(pipe, rows, p, "tiny", out / "shard0.tar", out / "shard0.csv", progress=False,
-                       workers=workers)
+                       workers=workers, **levers)
     return out / "shard0.tar"
 
 
@@ -216,10 +217,18 @@ def test_overlapped_batches_write_the_serial_bytes(pipe, table: pd.DataFrame, tm
 
 
 def test_a_cpu_job_runs_serially_and_an_accelerator_job_overlaps() -> None:
-    """On the CPU the overlap threads would take the pipeline's cores (README, "Generation")."""
-    assert gen.overlap_workers(2, torch.device("cpu")) == 0
-    assert gen.overlap_workers(2, torch.device("cuda", 0)) == 2
-    assert gen.overlap_workers(3, torch.device("mps")) == 3
+    """On the CPU the overlap threads would take the pipeline's cores (README, "Generation");
+    beside a GPU ``auto`` sizes the pool from the node's cores."""
+    assert accel.writer_workers(2, torch.device("cpu")) == 0
+    assert accel.writer_workers("auto", torch.device("cpu")) == 0
+    assert accel.writer_workers(2, torch.device("cuda", 0)) == 2
+    assert accel.writer_workers(3, torch.device("mps")) == 3
+    assert accel.writer_workers("auto", torch.device("cuda", 0), cores=16) == accel.WRITERS_MAX
+    assert accel.writer_workers("auto", torch.device("cuda", 0), cores=4) == 3
+    assert accel.writer_workers("auto", torch.device("cuda", 0), cores=1) == 1
+    assert accel.node_cores() == len(os.sched_getaffinity(0))
+    with pytest.raises(ValueError, match="generation.workers"):
+        accel.writer_workers(-1, torch.device("cuda", 0))
 
 
 def test_the_next_batch_is_read_while_the_pipeline_runs(pipe, table: pd.DataFrame, tmp_path: Path,
@@ -401,7 +410,7 @@ def test_compiled_unet_generates_the_same_images(tmp_path: Path, table: pd.DataF
     minutes for even this tiny UNet on a 2-core CPU; benchmarks/gpu_check.sh runs it on a GPU."""
     model = str(save_tiny_pipeline(tmp_path / "pipe"))
     plain, compiled = load_pipeline(model, "cpu"), load_pipeline(model, "cpu")
-    compile_unet(compiled, backend="eager")
+    accel.compile_modules(compiled, backend="eager")
     traced = []
     compiled.unet.register_forward_pre_hook(lambda module, args: traced.append(torch.compiler.is_compiling()))
     rows, p = plan(table, "pg"), params("pg", batch_size=6)
@@ -409,3 +418,134 @@ def test_compiled_unet_generates_the_same_images(tmp_path: Path, table: pd.DataF
     other = images(run(compiled, rows, p, tmp_path / "compiled"))
     assert traced and all(traced)  # every UNet call went through the compiled graph's trace
     assert max(np.abs(one[n] - other[n]).max() for n in one) <= 1
+
+
+# ---------------------------------------------------------------- GPU levers on their CPU code paths
+class Recording:
+    """The pipeline, recording each call's batch size, whether SDPA's math kernel was allowed
+    and ``probe()`` (if given) before the call."""
+
+    def __init__(self, pipe, probe=None) -> None:
+        self.pipe, self.probe, self.sizes, self.math, self.probed = pipe, probe, [], [], []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pipe, name)
+
+    def __call__(self, **kwargs: object) -> object:
+        self.sizes.append(len(kwargs["prompt"]))
+        self.math.append(torch.backends.cuda.math_sdp_enabled())
+        if self.probe:
+            self.probed.append(self.probe())
+        return self.pipe(**kwargs)
+
+
+@pytest.mark.parametrize("variant", ["pg", "ig"])
+def test_the_padded_last_batch_keeps_the_unpadded_bytes(pipe, table: pd.DataFrame, tmp_path: Path,
+                                                         variant: str) -> None:
+    """A compiled job pads its last batch (6 images at 4 a batch: 4 + 2 padded to 4), so the UNet
+    meets one shape; the kept images and the manifest are byte for byte the unpadded ones."""
+    rows, p = plan(table, variant), params(variant, batch_size=4)
+    run(pipe, rows, p, tmp_path / "plain", workers=0)
+    padded = Recording(pipe)
+    run(padded, rows, p, tmp_path / "padded", workers=0, pad=True)
+    assert padded.sizes == [4, 4]
+    same_bytes(tmp_path / "plain", tmp_path / "padded")
+    assert len(TarShard(tmp_path / "padded" / "shard0.tar").names()) == 6
+
+
+@pytest.mark.parametrize("variant", ["pg", "ig"])
+def test_uint8_decoding_on_the_device_is_the_pipelines_own_pil_output(pipe, table: pd.DataFrame,
+                                                                      variant: str) -> None:
+    """run_pipeline stops the pipeline at the latents and decodes them to uint8 where they are;
+    the pixels are exactly those of the pipeline's own ``output_type="pil"`` (today's shards)."""
+    inputs = gen.prepare_batch(pipe, plan(table, variant), params(variant))
+    ours = gen.run_pipeline(pipe, inputs)
+    assert ours.dtype == torch.uint8 and ours.shape == (6, 16, 16, 3)
+    again = gen.prepare_batch(pipe, plan(table, variant), params(variant))  # fresh generators
+    theirs = np.stack([np.asarray(im) for im in pipe(**again, output_type="pil").images])
+    assert np.array_equal(ours.numpy(), theirs)
+
+
+def test_the_attention_backend_is_set_around_the_pipeline_call(pipe, table: pd.DataFrame, tmp_path: Path) -> None:
+    rows, p = plan(table, "pg"), params("pg")
+    auto, flash = Recording(pipe), Recording(pipe)
+    run(auto, rows, p, tmp_path / "auto", workers=0)
+    run(flash, rows, p, tmp_path / "flash", workers=0, attention="flash")
+    assert auto.math == [True, True] and flash.math == [False, False]  # flash only: math off
+    assert torch.backends.cuda.math_sdp_enabled()  # restored after the call
+    math = Recording(pipe)
+    run(math, rows, p, tmp_path / "math", workers=0, attention="math")
+    one, other = images(tmp_path / "auto" / "shard0.tar"), images(tmp_path / "math" / "shard0.tar")
+    assert max(np.abs(one[n] - other[n]).max() for n in one) <= 1  # the CPU kernels' last bits
+    with pytest.raises(ValueError, match="generation.attention 'fast'"):
+        run(pipe, rows, p, tmp_path / "bad", workers=0, attention="fast")
+
+
+def test_compile_is_on_for_cuda_by_default_and_memory_format_follows_the_path() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    assert accel.compile_on("auto", cuda) and not accel.compile_on("auto", cpu)
+    assert accel.compile_on(True, cpu) and not accel.compile_on(False, cuda)
+    with pytest.raises(ValueError, match="generation.compile"):
+        accel.compile_on("yes", cuda)
+    # eager: contiguous (channels-last cost 10 % on the H200); compiled on CUDA: channels-last
+    assert not accel.channels_last_on("auto", cuda, compiled=False)
+    assert accel.channels_last_on("auto", cuda, compiled=True)
+    assert not accel.channels_last_on("auto", cpu, compiled=True)
+    assert accel.channels_last_on("channels_last", cpu, compiled=False)
+    assert not accel.channels_last_on("contiguous", cuda, compiled=True)
+    with pytest.raises(ValueError, match="generation.memory_format"):
+        accel.channels_last_on("nhwc", cuda, compiled=True)
+
+
+def test_the_compile_cache_directory_is_inductors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch._inductor import config as inductor
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    for name in ("TORCHINDUCTOR_CACHE_DIR", "TORCHINDUCTOR_FX_GRAPH_CACHE", "TORCHINDUCTOR_AUTOGRAD_CACHE",
+                 "TRITON_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(inductor, "fx_graph_cache", False)
+    assert accel.use_compile_cache(None) is None and "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+    path = accel.use_compile_cache(tmp_path / "compile cache")
+    assert path.is_dir() and cache_dir() == str(path)  # where Inductor writes its caches
+    assert inductor.fx_graph_cache and os.environ["TORCHINDUCTOR_FX_GRAPH_CACHE"] == "1"
+    assert os.environ["TRITON_CACHE_DIR"] == str(path / "triton")
+
+
+def test_compiled_unet_and_vae_generate_the_same_images_in_one_shape(tmp_path: Path, table: pd.DataFrame) -> None:
+    """compile_modules on the CPU up to the backend: TorchDynamo traces the UNet and the VAE's
+    encoder and decoder into graphs that a recording backend runs as traced (Inductor's code
+    generation takes about 4 minutes for even this tiny UNet on a 2-core CPU; gpu_check.sh
+    runs it on the GPU). The padded job compiles its graphs in its first batch only; unpadded,
+    the last, smaller batch compiles more. Compiled and eager images differ by at most 1 grey
+    level here; on the H200, Inductor's fp16 kernels stayed within 2 (levers_sd15_cuda.txt)."""
+    model = str(save_tiny_pipeline(tmp_path / "pipe"))
+    plain = load_pipeline(model, "cpu")
+    rows, p = plan(table, "ig"), params("ig", batch_size=4)  # 6 images: 4 + 2
+    one = images(run(plain, rows, p, tmp_path / "plain", workers=0))
+    for pad in (True, False):
+        torch._dynamo.reset()
+        graphs, calls = [], []
+
+        def backend(gm: torch.fx.GraphModule, example_inputs: list, graphs=graphs, calls=calls):
+            graphs.append(gm)
+
+            def traced(*args: object) -> object:
+                calls.append(len(graphs))
+                return gm.forward(*args)
+            return traced
+
+        compiled = load_pipeline(model, "cpu")
+        assert accel.compile_modules(compiled, "reduce-overhead", vae=True, backend=backend) == [
+            "unet", "vae.encoder", "vae.decoder"]
+        recording = Recording(compiled, probe=lambda graphs=graphs: len(graphs))
+        other = images(run(recording, rows, p, tmp_path / f"compiled{pad}", workers=0, pad=pad))
+        assert calls and max(np.abs(one[n] - other[n]).max() for n in one) <= 1
+        # graphs made by the second call (the first batch, and the second's input encoding)
+        made = recording.probed[1]
+        if pad:
+            assert recording.sizes == [4, 4] and len(graphs) == made  # one shape: no new graph
+        else:
+            assert recording.sizes == [4, 2] and len(graphs) > made  # the last batch recompiled
+    with pytest.raises(ValueError, match="generation.compile_mode"):
+        accel.compile_modules(plain, "fastest")

@@ -154,5 +154,8 @@ def test_dataloader_workers_do_not_change_results(tiny_dataset: Path) -> None:
     manifest = write_manifest(tiny_dataset)
     run(manifest, tiny_dataset / "w0", cfg={"steps": 3}, workers=0)
     run(manifest, tiny_dataset / "w2", cfg={"steps": 3}, workers=2)
-    assert ((tiny_dataset / "w0" / "results.jsonl").read_text()
-            == (tiny_dataset / "w2" / "results.jsonl").read_text())
+    # the loader's other execution settings: deeper prefetch, evaluation workers kept
+    run(manifest, tiny_dataset / "w2p", cfg={"steps": 3}, workers=2, prefetch_factor=3, persistent_workers=True)
+    for other in ("w2", "w2p"):
+        assert ((tiny_dataset / "w0" / "results.jsonl").read_text()
+                == (tiny_dataset / other / "results.jsonl").read_text())

@@ -11,6 +11,9 @@ per-image ``torch.Generator``. So an image does not depend on the shard or batch
 A job's finished batches are kept in ``shard{k}.partial/`` (one small tar each, written
 atomically); a rerun skips them. The shard tar and manifest are packed from them at the end.
 While the pipeline runs on one batch, worker threads prepare the next and write the last.
+The pipeline stops at the latents; ``decode_uint8`` decodes them to 8-bit pixels on the device
+(the pipeline's own arithmetic, the same bytes). A job with a compiled UNet pads its last,
+smaller batch to the full shape and drops the extra images (one graph per job).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from cdga import variants
+from cdga import accel, variants
 from cdga.images import load_image, to_pil
 from cdga.io import write_csv, write_json
 from cdga.schedulers import SCHEDULERS
@@ -156,9 +159,13 @@ def plan_shard(table: pd.DataFrame, dataset: str, settings: Mapping, params: Gen
     return plan
 
 
-def prepare_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> dict:
+def prepare_batch(pipe, batch: pd.DataFrame, params: GenerationParams, pad_to: int = 0) -> dict:
     """The pipeline inputs of one batch of plan rows: sources read and sized, the variant's
-    pipeline input made from them, prompts and per-image generators."""
+    pipeline input made from them, prompts and per-image generators. With ``pad_to`` a shorter
+    batch repeats its last row up to that size (one shape per job for a compiled UNet); the
+    caller drops the extra images."""
+    if len(batch) < pad_to:
+        batch = pd.concat([batch, batch.iloc[[-1] * (pad_to - len(batch))]])
     res = params.resolution
     sources = [load_image(p, res) for p in batch["source_path"]]
     image = params.kind.pipeline_image(pipe, batch, sources, params.options, res)
@@ -168,9 +175,21 @@ def prepare_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> dict:
             "generator": generators}
 
 
+@torch.no_grad()
+def decode_uint8(pipe, latents: torch.Tensor) -> torch.Tensor:
+    """The VAE decoding of ``latents`` as 8-bit pixels (batch, height, width, 3), made on the
+    pipeline's device and then copied: a quarter of the float32 bytes cross to the host.
+    The arithmetic is the pipeline's own for ``output_type="pil"`` (decode, denormalise in the
+    VAE's dtype, then float32 * 255 rounded half to even), so the bytes are the same."""
+    x = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
+    x = (x * 0.5 + 0.5).clamp(0, 1)
+    return (x.float() * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu()
+
+
 def run_pipeline(pipe, inputs: Mapping) -> torch.Tensor:
-    """One pipeline call: the images in [0, 1], (batch, 3, height, width), on the CPU."""
-    return pipe(**inputs, output_type="pt").images.cpu()
+    """One pipeline call up to the latents, decoded by ``decode_uint8``: the images as uint8
+    (batch, height, width, 3) on the CPU."""
+    return decode_uint8(pipe, pipe(**inputs, output_type="latent").images)
 
 
 def run_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> list[Image.Image]:
@@ -179,9 +198,10 @@ def run_batch(pipe, batch: pd.DataFrame, params: GenerationParams) -> list[Image
 
 
 def write_batch(path: Path, members: list[str], images: torch.Tensor, params: GenerationParams) -> None:
-    """Encode one batch's images in the job's image format and write them as the batch's tar."""
+    """Encode one batch's images (the first ``len(members)``; the rest pad the batch) in the
+    job's image format and write them as the batch's tar."""
     write_tar(path, [(m, image_bytes(im, params.image_format, params.image_quality))
-                     for m, im in zip(members, to_pil(images))])
+                     for m, im in zip(members, to_pil(images[: len(members)]), strict=True)])
 
 
 def _now(fn: Callable, *args: object) -> Future:
@@ -239,21 +259,16 @@ def job_batch_size(pipe, params: GenerationParams, tar_path: str | Path, auto: b
     return done if done is not None and done <= fits else fits
 
 
-def overlap_workers(workers: int, device: torch.device) -> int:
-    """The threads ``generate_shard`` gets on ``device``: ``workers`` beside an accelerator, none
-    on the CPU, where they would take the pipeline's own cores (idle demo benchmark: end to end
-    83 % of pipeline-only images/s overlapped, 98 % serial)."""
-    return 0 if device.type == "cpu" else workers
-
-
 def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: str,
                    tar_path: str | Path, manifest_path: str | Path, progress: bool = True,
-                   workers: int = 2) -> None:
+                   workers: int = 2, pad: bool = False, attention: str = "auto") -> None:
     """Generate the plan's images in batches, resuming from ``<shard>.partial/``; pack the shard.
 
     ``workers`` threads read and prepare the next batch and encode and write the last one while
     the pipeline runs on the current one (0: each step in turn, in this thread). The bytes are
     the same either way: every image's inputs and seed come from its plan row alone.
+    With ``pad`` (a compiled UNet) the last, smaller batch is padded to the full batch shape,
+    so the job meets one shape; ``attention``: the SDPA backend (``cdga.accel.attention``).
     """
     tar_path, manifest_path = Path(tar_path), Path(manifest_path)
     partial = tar_path.with_suffix(".partial")
@@ -277,13 +292,15 @@ def generate_shard(pipe, plan: pd.DataFrame, params: GenerationParams, model: st
 
     with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="generate") as pool:
         submit = pool.submit if workers else _now
-        ahead = submit(prepare_batch, pipe, rows(todo[0]), params) if todo else None
+        pad_to = min(size, len(plan)) if pad else 0  # the one shape the job meets
+        ahead = submit(prepare_batch, pipe, rows(todo[0]), params, pad_to) if todo else None
         writing: list[Future] = []
         for i, b in enumerate(tqdm(todo, desc=str(tar_path), disable=not progress)):
             inputs = ahead.result()
             if i + 1 < len(todo):
-                ahead = submit(prepare_batch, pipe, rows(todo[i + 1]), params)
-            images = run_pipeline(pipe, inputs)
+                ahead = submit(prepare_batch, pipe, rows(todo[i + 1]), params, pad_to)
+            with accel.attention(attention):
+                images = run_pipeline(pipe, inputs)
             writing.append(submit(write_batch, partial / f"batch{b:05d}.tar", list(rows(b)["member"]), images,
                                   params))
             while len(writing) > workers:  # at most `workers` batches wait to be written

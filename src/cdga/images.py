@@ -1,11 +1,10 @@
 """Images as every stage reads them: RGB squares at a stated size, VAE latents of a pipeline,
-the pipeline's tensors back to PIL (shared by cdga.generation, cdga.variants and the scorers,
+the pipeline's uint8 pixels as PIL (shared by cdga.generation, cdga.variants and the scorers,
 so that no stage imports another for them)."""
 
 from __future__ import annotations
 
 import torch
-from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 
 
@@ -31,5 +30,5 @@ def latents(pipe, images: list[Image.Image], resolution: int) -> torch.Tensor:
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
-    """The pipeline's own conversion of its ``"pt"`` output to PIL images (as ``"pil"`` gives)."""
-    return VaeImageProcessor.numpy_to_pil(VaeImageProcessor.pt_to_numpy(images))
+    """RGB images from uint8 (batch, height, width, 3) pixels."""
+    return [Image.fromarray(a) for a in images.numpy()]

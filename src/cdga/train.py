@@ -51,12 +51,14 @@ class Evaluator:
     """Accuracy and loss of every domain's 'in' and 'out' split, in one pass over the rows."""
 
     def __init__(self, rows: pd.DataFrame, resolution: int, batch_size: int, workers: int,
-                 device: torch.device, cache: bool) -> None:
+                 device: torch.device, cache: bool, prefetch_factor: int = 2,
+                 persistent_workers: bool = False, jpeg_draft: bool = False) -> None:
         self.groups = list(zip(rows["domain"], rows["split"].map({"train": "in", "val": "out"}),
                                strict=True))
-        self.loader = DataLoader(data.ImageRows(rows, data.eval_transform(resolution), cache),
-                                 batch_size=batch_size, num_workers=workers,
-                                 pin_memory=device.type == "cuda")
+        draft = resolution if jpeg_draft else None  # decode-then-resize: a reduced JPEG scale covers it
+        self.loader = DataLoader(data.ImageRows(rows, data.eval_transform(resolution), cache, draft),
+                                 batch_size=batch_size,
+                                 **data.loader_options(workers, device, prefetch_factor, persistent_workers))
         self.device = device
 
     @torch.no_grad()
@@ -126,6 +128,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
           test_env: str, level: int, trial: int, cfg: Mapping, holdout_fraction: float,
           hparams_seed: int = 0, workers: int = 0, eval_batch_size: int = 256,
           cache_images: bool = False, device: torch.device | str = "cpu",
+          prefetch_factor: int = 2, persistent_workers: bool = False, jpeg_draft: bool = False,
           stop_after: int | None = None) -> list[dict]:
     """Run (or resume) one training job; write results.jsonl and the selected models in out_dir.
 
@@ -135,8 +138,9 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     manifest make the resume fingerprint. ``holdout_fraction`` is the split's (config
     ``split``), recorded for DomainBed (``cdga.domainbed``). Execution settings, in no
     fingerprint: ``workers`` (DataLoader workers), ``eval_batch_size``, ``cache_images`` (keep
-    decoded images in memory) and ``device`` (``cdga.device.resolve``), where the model and
-    every batch go. ``stop_after``
+    decoded images in memory), ``device`` (``cdga.device.resolve``), where the model and
+    every batch go, and the loaders' ``prefetch_factor``, ``persistent_workers`` (the
+    evaluation loader's) and ``jpeg_draft`` (the evaluation loader's, ``cdga.data.open_rgb``). ``stop_after``
     raises StopRequested once that many steps are done and checkpointed (tests use it to kill a
     run).
     Returns the records.
@@ -201,11 +205,10 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     sampler = data.StepSampler(streams, seed, start, cfg["steps"])
     smallest_real = min(len(s.rows) for s in streams[::2])  # DomainBed's 'epoch' unit
     transform = data.train_transform(cfg["resolution"], cfg["augment"])
-    loader = DataLoader(data.ImageRows(train_rows, transform, cache_images),
-                        batch_sampler=sampler, num_workers=workers,
-                        pin_memory=dev.type == "cuda", persistent_workers=False)
+    loader = DataLoader(data.ImageRows(train_rows, transform, cache_images), batch_sampler=sampler,
+                        **data.loader_options(workers, dev, prefetch_factor))  # one pass: not persistent
     evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size,
-                         workers, dev, cache_images)
+                         workers, dev, cache_images, prefetch_factor, persistent_workers, jpeg_draft)
     per_domain = sum(counts)
     losses: list[float] = []
     for step, (x, y) in zip(range(start, cfg["steps"]), loader, strict=False):

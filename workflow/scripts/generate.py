@@ -9,27 +9,32 @@ from dataclasses import replace
 import pandas as pd
 import torch
 
-from cdga import device, generation, ldm
+from cdga import accel, device, generation, ldm
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 wc = sm.wildcards
 # Execution settings (speed only), read here and in no params: batch_size (images per pipeline
-# call), auto_batch_size, compile (the UNet) and workers (threads that prepare and write batches
-# beside an accelerator; a CPU job runs serially).
+# call), auto_batch_size, workers (threads that prepare and write batches beside an accelerator;
+# a CPU job runs serially) and the levers of cdga.accel: compile, compile_mode, compile_vae,
+# compile_cache, memory_format and attention.
 run = sm.config["generation"]
 params = generation.GenerationParams.from_config(
     {**sm.params.generation, "batch_size": run["batch_size"]}, wc.variant)
 plan = generation.plan_shard(pd.read_csv(sm.input.split), wc.dataset, sm.params.settings, params,
                              wc.src, wc.tgt, int(wc.rep), int(wc.shard), sm.params.shards)
-pipe = ldm.load_pipeline(sm.params.ldm["model"], device=device.resolve(sm.config["device"]),
-                         dtype=sm.params.ldm["dtype"], safety_checker=sm.params.ldm["safety_checker"],
-                         scheduler=params.scheduler)
+dev = device.resolve(sm.config["device"])
+compiled = accel.compile_on(run["compile"], dev)
+pipe = ldm.load_pipeline(sm.params.ldm["model"], device=dev, dtype=sm.params.ldm["dtype"],
+                         safety_checker=sm.params.ldm["safety_checker"], scheduler=params.scheduler,
+                         channels_last=accel.channels_last_on(run["memory_format"], dev, compiled))
 params = replace(params, batch_size=generation.job_batch_size(pipe, params, sm.output.tar, run["auto_batch_size"]))
-if run["compile"]:
-    ldm.compile_unet(pipe)  # after the memory probe, which would compile its own batch shapes
-workers = generation.overlap_workers(run["workers"], pipe.device)
-log.info("%s %s -> %s rep %s shard %s: %d images, batch size %d, %d overlap threads", wc.variant,
-         wc.src, wc.tgt, wc.rep, wc.shard, len(plan), params.batch_size, workers)
+if compiled:  # after the memory probe, which would compile its own batch shapes
+    cache = accel.use_compile_cache(run["compile_cache"])
+    names = accel.compile_modules(pipe, run["compile_mode"], vae=run["compile_vae"])
+    log.info("compiled %s (mode %s, cache %s)", ", ".join(names), run["compile_mode"], cache or "torch's default")
+workers = accel.writer_workers(run["workers"], pipe.device)
+log.info("%s %s -> %s rep %s shard %s: %d images, batch size %d, %d overlap threads, attention %s",
+         wc.variant, wc.src, wc.tgt, wc.rep, wc.shard, len(plan), params.batch_size, workers, run["attention"])
 generation.generate_shard(pipe, plan, params, sm.params.ldm["model"], sm.output.tar, sm.output.manifest,
-                          workers=workers)
+                          workers=workers, pad=compiled, attention=run["attention"])

@@ -27,6 +27,9 @@ records = train.train(
     workers=data.num_workers(run["num_workers"]),
     eval_batch_size=run["eval_batch_size"],
     cache_images=run["cache_images"],
+    prefetch_factor=run["prefetch_factor"],
+    persistent_workers=run["persistent_workers"],
+    jpeg_draft=run["jpeg_draft"],
     device=device.resolve(snakemake.config["device"]),  # noqa: F821
 )
 log.info("%d checkpoints written", len(records))
