@@ -22,8 +22,14 @@ log.info("scorer (%s): %d real training images of %s",
          "linear probe on " + opts["backbone"] if scorer.is_probe(opts) else opts["backbone"],
          len(rows), sorted(set(rows["domain"])))
 cfg = sm.config["filtering"]  # execution settings only: eval_batch_size, num_workers
-model = scorer.train(rows, int(split["class_index"].max()) + 1, opts,
-                     device.resolve(sm.config["device"]), cfg["eval_batch_size"],
-                     data.num_workers(cfg["num_workers"]))
+where = device.resolve(sm.config["device"])
+workers = data.num_workers(cfg["num_workers"])
+model = scorer.train(rows, int(split["class_index"].max()) + 1, opts, where,
+                     cfg["eval_batch_size"], workers)
+val = split[(split["domain"] != sm.wildcards.test_env) & (split["split"] == "val")]
+if len(val):
+    log.info("scorer accuracy on the training domains' validation split: %.3f (%d images)",
+             scorer.accuracy(model, val, opts["resolution"], cfg["eval_batch_size"], workers,
+                             where), len(val))
 write_csv(sm.output.rows, rows)
 scorer.save(sm.output.model, model, opts["resolution"], test_env=sm.wildcards.test_env)
