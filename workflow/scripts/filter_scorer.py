@@ -27,6 +27,8 @@ workers = data.num_workers(cfg["num_workers"])
 model = scorer.train(rows, int(split["class_index"].max()) + 1, opts, where,
                      cfg["eval_batch_size"], workers)
 val = split[(split["domain"] != sm.wildcards.test_env) & (split["split"] == "val")]
+if opts["max_real_per_domain"] is not None:  # as many per domain as the scorer trained on, at most
+    val = val.groupby("domain", sort=False).head(opts["max_real_per_domain"])
 if len(val):
     log.info("scorer accuracy on the training domains' validation split: %.3f (%d images)",
              scorer.accuracy(model, val, opts["resolution"], cfg["eval_batch_size"], workers,
