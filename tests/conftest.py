@@ -35,10 +35,10 @@ def tiny_dataset(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working directory in which `snakemake --configfile config/test.yaml` has finished."""
-    from workflow import snakemake
+    from study import run
 
     workdir = tmp_path_factory.mktemp("study")
-    snakemake(workdir)
+    run(workdir)
     return workdir
 
 
@@ -47,24 +47,24 @@ def paper_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The paper-shaped study (tests/paper_study.py) run to the end and its report built:
     the working directory, config files, the run's log and a later dry run's output."""
     from paper_study import build
-
-    from workflow import snakemake
+    from study import run
 
     root = tmp_path_factory.mktemp("paper_study")
     configs = build(root / "build")
     work = root / "work"
     work.mkdir()
-    run = snakemake(work, configs=configs)
-    snakemake(work, "--report", "results/report.html", configs=configs)
-    rerun = snakemake(work, "-n", configs=configs)
-    return {"workdir": work, "configs": configs, "log": run.stderr, "rerun": rerun.stderr + rerun.stdout}
+    done = run(work, configs=configs)
+    run(work, "--report", "results/report.html", configs=configs)
+    rerun = run(work, "-n", configs=configs)
+    return {"workdir": work, "configs": configs, "log": done.stderr, "rerun": rerun.stderr + rerun.stdout}
 
 
 # The suite runs on two pytest-xdist workers (pyproject: -n 2 --dist loadgroup): most tests use
 # one core, and the studies' jobs leave a core idle between them. Tests that share an expensive
 # session fixture run on one worker, so each study is built once; the SLURM module's tests share
 # its one cluster (and compare with the finished test study).
-STUDY_GROUPS = {"finished_study": "finished_study", "paper_study": "paper_study"}
+STUDY_GROUPS = {"finished_study": "finished_study", "paper_study": "paper_study",
+                "cluster": "finished_study"}
 MODULE_GROUPS = {"test_slurm_integration.py": "finished_study"}
 
 

@@ -1,0 +1,98 @@
+"""A study folder for tests: Snakemake over a working directory with named config overlays.
+
+Every test that starts Snakemake goes through ``run`` (or ``start``, for a run it stops from
+outside): the workflow's Snakefile by default, or the Snakefile a test wrote into its folder
+(``snakefile=None``, the user's own command in a repository copy). Config files are given as
+``configs``: the base (config/test.yaml by default) and the overlays written by ``overlay``, in
+order, later ones winning, as one ``--configfile`` list (a second ``--configfile`` option would
+replace the first, not add to it). ``merged`` reads the same merge in Python.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+from conftest import REPO
+from snakemake.utils import update_config
+
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+CONFIG = REPO / "config" / "config.yaml"
+TEST_CONFIG = REPO / "config" / "test.yaml"
+PROFILES = REPO / "profiles"
+
+
+def overlay(folder: Path, name: str, values: Mapping) -> Path:
+    """Write the config overlay ``folder/<name>.yaml`` holding ``values``; return its path."""
+    path = folder / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(dict(values)))
+    return path
+
+
+def merged(*configs: Path | Mapping) -> dict:
+    """config/config.yaml with each file (or dict) merged over it in order, as Snakemake merges
+    the workflow's default config with ``--configfile`` files."""
+    config = yaml.safe_load(CONFIG.read_text())
+    for item in configs:
+        update_config(config, yaml.safe_load(Path(item).read_text()) if isinstance(item, (str, Path))
+                      else dict(item))
+    return config
+
+
+def command(workdir: Path, *args: str, configs: Sequence[Path | str] = (TEST_CONFIG,),
+            profile: Path | str | None = None, cores: int | None = 2,
+            snakefile: Path | None = SNAKEFILE) -> list[str]:
+    """The snakemake command line that ``run`` starts in ``workdir``."""
+    cmd = [sys.executable, "-m", "snakemake"]
+    if snakefile is not None:
+        cmd += ["-s", str(snakefile), "--directory", str(workdir)]
+    if configs:
+        cmd += ["--configfile", *map(str, configs)]
+    if profile is not None:  # an option after the config list ends it, before any target
+        cmd += ["--profile", str(profile)]
+    if cores is not None:
+        cmd += ["--cores", str(cores)]
+    return [*cmd, *args]
+
+
+def run(workdir: Path, *args: str, check: bool = True, env: Mapping[str, str] | None = None,
+        timeout: float | None = None, **how) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` (``how``: configs, profile, cores, snakefile as in
+    ``command``); with ``check``, fail with the end of its output unless it succeeded."""
+    cmd = command(workdir, *args, **how)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, check=False,
+                          env=None if env is None else dict(env), timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def start(workdir: Path, *args: str, log: Path, env: Mapping[str, str] | None = None,
+          **how) -> subprocess.Popen:
+    """Start snakemake in ``workdir`` without waiting, its output going to ``log``."""
+    with open(log, "w") as out:
+        return subprocess.Popen(command(workdir, *args, **how), cwd=workdir, stdout=out,
+                                stderr=subprocess.STDOUT, env=None if env is None else dict(env))
+
+
+def planned_jobs(workdir: Path, *args: str, **how) -> dict[str, int]:
+    """Rule -> job count that a dry run plans."""
+    out = run(workdir, *args, "-n", "--quiet", "rules", **how).stdout
+    counts: dict[str, int] = {}
+    for line in out.split("job", 1)[-1].splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in {"total"}:
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def workflow_rules(workdir: Path) -> set[str]:
+    """Every rule of the workflow: ``--list-rules`` prints a name, then its docstring in
+    parentheses, which may run over several lines."""
+    out = run(workdir, "--list-rules").stdout
+    return set(re.findall(r"^([A-Za-z_]\w*)(?: \(.*)?$", out, re.MULTILINE))
