@@ -10,15 +10,17 @@ replace the first, not add to it). ``merged`` reads the same merge in Python.
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from conftest import REPO
-from snakemake.utils import update_config
 
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 CONFIG = REPO / "config" / "config.yaml"
@@ -34,13 +36,22 @@ def overlay(folder: Path, name: str, values: Mapping) -> Path:
     return path
 
 
+def merge(base: Mapping, over: Mapping) -> dict:
+    """``over`` merged into a copy of ``base``: nested mappings key by key, any other value
+    replaced (as Snakemake merges a ``--configfile`` over the workflow's config)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = merge(out[key], value) if both else copy.deepcopy(value)
+    return out
+
+
 def merged(*configs: Path | Mapping) -> dict:
-    """config/config.yaml with each file (or dict) merged over it in order, as Snakemake merges
-    the workflow's default config with ``--configfile`` files."""
+    """config/config.yaml with each config file (or dict) merged over it, in order."""
     config = yaml.safe_load(CONFIG.read_text())
     for item in configs:
-        update_config(config, yaml.safe_load(Path(item).read_text()) if isinstance(item, (str, Path))
-                      else dict(item))
+        config = merge(config, item if isinstance(item, Mapping)
+                       else yaml.safe_load(Path(item).read_text()))
     return config
 
 
@@ -96,3 +107,46 @@ def workflow_rules(workdir: Path) -> set[str]:
     parentheses, which may run over several lines."""
     out = run(workdir, "--list-rules").stdout
     return set(re.findall(r"^([A-Za-z_]\w*)(?: \(.*)?$", out, re.MULTILINE))
+
+
+# Why a dry run plans a job (Snakemake's "reason:" lines).
+PARAMS_CHANGED = "Params have changed since last execution"
+INPUT_UPDATED = "Input files updated by another job"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a dry run's plan."""
+    rule: str
+    wildcards: dict[str, str]
+    reason: str
+
+
+def plan(workdir: Path, edit: Mapping | None = None, targets: Sequence[str] = ()) -> list[Job]:
+    """The jobs `snakemake -n` plans in ``workdir`` (for ``targets``, default all) on the test
+    config with the overlay ``edit`` over it: every job's rule, wildcards and reason."""
+    configs = [TEST_CONFIG]
+    if edit is not None:
+        configs.append(overlay(workdir.parent, f"{workdir.name}-edit", edit))
+    proc = run(workdir, "-n", *targets, configs=configs)
+    out = proc.stdout + proc.stderr
+    jobs = []
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.MULTILINE)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
+        reason = re.search(r"^\s+reason: (.*)$", block, re.MULTILINE)[1]
+        found = re.search(r"^\s+wildcards: (.*)$", block, re.MULTILINE)
+        wildcards = dict(kv.split("=", 1) for kv in found[1].split(", ")) if found else {}
+        jobs.append(Job(rule, wildcards, reason))
+    if not jobs:
+        assert "Nothing to be done" in out, out[-4000:]
+    return jobs
+
+
+def rules(jobs: list[Job]) -> Counter:
+    """How many jobs of each rule a plan holds (the ``all`` target aside)."""
+    return Counter(j.rule for j in jobs if j.rule != "all")
+
+
+def outputs(workdir: Path, pattern: str) -> int:
+    """How many files of the study in ``workdir`` match ``pattern`` under results/."""
+    return sum(1 for _ in (workdir / "results").glob(pattern))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +27,6 @@ from types import SimpleNamespace
 import pytest
 from conftest import REPO
 from snakemake.profiles import ProfileConfigFileParser
-
 from study import PROFILES, TEST_CONFIG, run, start, workflow_rules
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, plan
-
-from workflow import TEST_CONFIG, planned_jobs, snakemake
+from study import INPUT_UPDATED, PARAMS_CHANGED, TEST_CONFIG, overlay, plan, planned_jobs, run
 
 SUMMARY = ["results/summary/filtering_pairs.csv", "results/summary/filtering_classes.csv"]
 ASSEMBLY = "results/assembly/DemoDigits/{}/photo/scale1.csv"
@@ -17,24 +15,21 @@ ASSEMBLY = "results/assembly/DemoDigits/{}/photo/scale1.csv"
 def test_one_scorer_per_test_domain_one_filter_per_variant(tmp_path: Path) -> None:
     jobs = planned_jobs(tmp_path, *SUMMARY)
     assert (jobs["filter_scorer"], jobs["filter_synthetic"], jobs["filter_summary"]) == (1, 2, 1)
-    every = tmp_path / "every.yaml"
-    every.write_text("dataset_settings: {DemoDigits: {test_envs: [photo, art_painting, cartoon, "
-                     "sketch], variants: [ig]}}\n")
+    every = overlay(tmp_path, "every", {"dataset_settings": {"DemoDigits": {
+        "test_envs": ["photo", "art_painting", "cartoon", "sketch"], "variants": ["ig"]}}})
     jobs = planned_jobs(tmp_path, *SUMMARY, configs=(TEST_CONFIG, every))
     assert (jobs["filter_scorer"], jobs["filter_synthetic"]) == (4, 4)  # IG only: no PG filter
-    unfiltered = tmp_path / "unfiltered.yaml"
-    unfiltered.write_text("methods: [erm, cdga_pg, cdga_ig]\n")
+    unfiltered = overlay(tmp_path, "unfiltered", {"methods": ["erm", "cdga_pg", "cdga_ig"]})
     jobs = planned_jobs(tmp_path, configs=(TEST_CONFIG, unfiltered))
     assert not {"filter_scorer", "filter_synthetic", "filter_summary"} & set(jobs)
 
 
 def test_filter_then_the_filtered_manifests(tmp_path: Path) -> None:
     """PG only (half the generation jobs; the IG filter takes the same code path)."""
-    pg = tmp_path.parent / f"{tmp_path.name}-pg.yaml"
-    pg.write_text("dataset_settings: {DemoDigits: {variants: [pg]}}\n")
+    pg = overlay(tmp_path.parent, f"{tmp_path.name}-pg", {"dataset_settings": {"DemoDigits": {"variants": ["pg"]}}})
     configs = (TEST_CONFIG, pg)
     targets = [*SUMMARY, ASSEMBLY.format("cdga_pg_filtered"), ASSEMBLY.format("cdga_pg")]
-    snakemake(tmp_path, *targets, configs=configs)
+    run(tmp_path, *targets, configs=configs)
     results = tmp_path / "results"
     split = pd.read_csv(results / "splits/DemoDigits.csv")
     rows = pd.read_csv(results / "filter/DemoDigits/photo/scorer_rows.csv")
