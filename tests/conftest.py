@@ -6,30 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(1)
 
 
-def write_image(path: Path, seed: int, size: int = 8) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rgb = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(path)
-
-
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> Path:
-    """root/Toy/{a,b,c}/{cat,dog}/ with 5 PNGs each; returns root."""
-    for d in ("a", "b", "c"):
-        for c in ("cat", "dog"):
-            for k in range(5):
-                write_image(tmp_path / "Toy" / d / c / f"{k}.png", seed=hash((d, c, k)) % 1000)
-    return tmp_path
+    """root/Toy/{a,b,c}/{cat,dog}/ with 5 PNGs each (tests/toy_dataset.py); returns root."""
+    from toy_dataset import toy_dataset
+
+    return toy_dataset(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,13 @@ def merged(*configs: Path | Mapping) -> dict:
     return config
 
 
+def training_config(**overrides: object) -> dict:
+    """The test study's training block (config.yaml's, test.yaml's over it) at 8 px with
+    ``overrides``, minus the execution settings a training job does not take."""
+    cfg = merged(TEST_CONFIG)["training"] | {"resolution": 8, **overrides}
+    return {k: v for k, v in cfg.items() if k not in ("trials", "threads", "num_workers")}
+
+
 def command(workdir: Path, *args: str, configs: Sequence[Path | str] = (TEST_CONFIG,),
             profile: Path | str | None = None, cores: int | None = 2,
             snakefile: Path | None = SNAKEFILE) -> list[str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_image
 from study import TEST_CONFIG, merged, overlay, planned_jobs, run
+from toy_dataset import write_image
 
 from cdga import config, methods, registry
 

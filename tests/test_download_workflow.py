@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
-from conftest import write_image
 from study import overlay, planned_jobs, run
+from toy_dataset import write_image
 
 from cdga.registry import domains
 

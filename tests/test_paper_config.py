@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, write_image
+from conftest import REPO
+from sd_pipeline import save_tiny_pipeline
 from study import PARAMS_CHANGED, merged, outputs, overlay, plan, rules, run
-from tiny_pipeline import save_tiny_pipeline
+from toy_dataset import write_image
 
 from cdga.registry import domains
 from cdga.shards import TarShard

@@ -13,8 +13,9 @@ import pytest
 import yaml
 from conftest import REPO
 from PIL import Image, ImageOps
+from sd_pipeline import SETTINGS, save_tiny_pipeline
 from study import PARAMS_CHANGED, TEST_CONFIG, overlay, plan, planned_jobs, run
-from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
+from toy_dataset import tiny_split_table
 
 from cdga import config, generation, methods, plugins, variants
 from cdga.ldm import load_pipeline
@@ -115,7 +116,7 @@ def test_the_pipeline_gets_the_variants_input(mirror, tmp_path: Path) -> None:
     """run_batch hands the variant's input to the one pipeline call: the mirror variant's
     images are those of the plain call on mirrored copies of the sources, same seeds."""
     pipe = load_pipeline(str(save_tiny_pipeline(tmp_path / "pipe")), device="cpu")
-    table = make_split_table(tmp_path, per_class=3)
+    table = tiny_split_table(tmp_path, per_class=3)
     cfg = {"steps": 3, "scheduler": "ddim", "resolution": 16, "seed": 0, "batch_size": 4,
            "mirror": {"strength": 0.7, "guidance_scale": 2.0, "flip": "horizontal"}}
     params = generation.GenerationParams.from_config(cfg, "mirror")

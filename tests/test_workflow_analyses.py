@@ -1,4 +1,4 @@
-"""The analysis rules through Snakemake, on stand-in trained models (tests/fake_runs.py).
+"""The analysis rules through Snakemake, on stand-in trained models (tests/trained_runs.py).
 
 The training stage's outputs are fabricated, and only the analysis rules may run
 (--allowed-rules), so this exercises the analyses stage alone: its jobs, tables, figures,
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_runs import make_assembly, make_runs
 from study import TEST_CONFIG, overlay, run
+from trained_runs import make_assembly, make_runs
 
 from cdga.io import write_csv
 
