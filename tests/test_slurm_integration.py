@@ -105,6 +105,20 @@ def test_profiles_name_real_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert {"runtime", "mem_mb", "cpus_per_task"} <= set(res), rule
 
 
+def test_slurm_profile_groups_the_analyses_of_one_model(tmp_path: Path) -> None:
+    """Planned with the slurm profile (no cluster needed): each selected model's adversarial and
+    landscape jobs form one group job, each test domain's shift and t-SNE another."""
+    dry = run(tmp_path, "-n", profile=PROFILES / "slurm", cores=None, env=os.environ | SITE_ENV)
+    log = dry.stdout + dry.stderr
+    plan, groups = job_stats(log), group_members(log)
+    models = [m for g, m in groups.items() if g.startswith("model_")]
+    domains = [m for g, m in groups.items() if g.startswith("domain_")]
+    assert len(models) == plan["adversarial"] == plan["landscape"] > 1
+    assert models == [Counter(["adversarial", "landscape"])] * len(models)
+    assert len(domains) == plan["shift"] == plan["tsne"] >= 1
+    assert domains == [Counter(["shift", "tsne"])] * len(domains)
+
+
 # --- the one-node cluster -----------------------------------------------------------------------
 
 
@@ -221,9 +235,9 @@ def job_stats(log: str) -> Counter:
 
 def group_members(log: str) -> dict[str, Counter]:
     """Group id -> its member rules, from the 'Group job <id> (...):' blocks of the run's log
-    (the member jobs' lines are indented below it)."""
+    (the member jobs' lines are indented below it; a dry run adds 'Shell command: ...' lines)."""
     groups = {}
-    for found in re.finditer(r"Group job (\w+) \(.*\n((?:[ \t]+.*\n|\n)*)", log):
+    for found in re.finditer(r"Group job (\w+) \(.*\n((?:[ \t]+.*\n|\n|Shell command: .*\n)*)", log):
         groups[found[1]] = Counter(re.findall(r"^    rule (\w+):$", found[2], re.MULTILINE))
     return groups
 
@@ -323,12 +337,11 @@ def test_analyses_of_one_model_ran_as_one_gpu_job(slurm_study: SimpleNamespace) 
         assert job["JobState"] == "COMPLETED" and job["TresPerJob"] == "gres:gpu:1", job
         logs = list((slurm_study.root / ".snakemake" / "slurm_logs").rglob(f"{job['JobId']}.log"))
         assert len(logs) == 1, (group, logs)
-        inner = logs[0].read_text()
-        assert re.search(r"^Provided resources: .*\bgpu=1\b", inner, re.MULTILINE), inner[-3000:]
-        started = [m.start() for m in re.finditer(r"^rule (\w+):$", inner, re.MULTILINE)]
-        finished = [m.start() for m in re.finditer(r"^.*Finished job", inner, re.MULTILINE)]
-        assert len(started) == len(finished) == 2, inner[-3000:]
-        assert finished[0] < started[1], inner[-3000:]  # one after the other on its one GPU
+        inner = logs[0].read_text()  # the group job's own snakemake: its two member jobs
+        started = list(re.finditer(r"^rule (\w+):$", inner, re.MULTILINE))
+        assert Counter(m[1] for m in started) == members, inner[-3000:]
+        first_done = inner.index("1 of 2 steps (50%) done")
+        assert started[0].start() < first_done < started[1].start(), inner[-3000:]  # in turn
         assert "2 of 2 steps (100%) done" in inner, inner[-3000:]
 
 
