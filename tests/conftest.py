@@ -6,39 +6,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(1)
 
 
-def write_image(path: Path, seed: int, size: int = 8) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rgb = np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(path)
-
-
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> Path:
-    """root/Toy/{a,b,c}/{cat,dog}/ with 5 PNGs each; returns root."""
-    for d in ("a", "b", "c"):
-        for c in ("cat", "dog"):
-            for k in range(5):
-                write_image(tmp_path / "Toy" / d / c / f"{k}.png", seed=hash((d, c, k)) % 1000)
-    return tmp_path
+    """root/Toy/{a,b,c}/{cat,dog}/ with 5 PNGs each (tests/toy_dataset.py); returns root."""
+    from toy_dataset import toy_dataset
+
+    return toy_dataset(tmp_path)
 
 
 @pytest.fixture(scope="session")
 def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working directory in which `snakemake --configfile config/test.yaml` has finished."""
-    from workflow import snakemake
+    from study import run
 
     workdir = tmp_path_factory.mktemp("study")
-    snakemake(workdir)
+    run(workdir)
     return workdir
 
 
@@ -47,24 +37,24 @@ def paper_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The paper-shaped study (tests/paper_study.py) run to the end and its report built:
     the working directory, config files, the run's log and a later dry run's output."""
     from paper_study import build
-
-    from workflow import snakemake
+    from study import run
 
     root = tmp_path_factory.mktemp("paper_study")
     configs = build(root / "build")
     work = root / "work"
     work.mkdir()
-    run = snakemake(work, configs=configs)
-    snakemake(work, "--report", "results/report.html", configs=configs)
-    rerun = snakemake(work, "-n", configs=configs)
-    return {"workdir": work, "configs": configs, "log": run.stderr, "rerun": rerun.stderr + rerun.stdout}
+    done = run(work, configs=configs)
+    run(work, "--report", "results/report.html", configs=configs)
+    rerun = run(work, "-n", configs=configs)
+    return {"workdir": work, "configs": configs, "log": done.stderr, "rerun": rerun.stderr + rerun.stdout}
 
 
 # The suite runs on two pytest-xdist workers (pyproject: -n 2 --dist loadgroup): most tests use
 # one core, and the studies' jobs leave a core idle between them. Tests that share an expensive
 # session fixture run on one worker, so each study is built once; the SLURM module's tests share
 # its one cluster (and compare with the finished test study).
-STUDY_GROUPS = {"finished_study": "finished_study", "paper_study": "paper_study"}
+STUDY_GROUPS = {"finished_study": "finished_study", "paper_study": "paper_study",
+                "cluster": "finished_study"}
 MODULE_GROUPS = {"test_slurm_integration.py": "finished_study"}
 
 

@@ -31,7 +31,7 @@ REPO = TESTS.parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(REPO / "src"))  # this checkout's library, also when run as a script
 
-from tiny_pipeline import save_tiny_pipeline
+from sd_pipeline import save_tiny_pipeline
 
 from cdga.registry import domains
 

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 import torch
-from tiny_models import accuracy, toy_images, trained_classifier
+from classifiers import accuracy, toy_images, trained_classifier
 
 from cdga.adversarial import Normalized, fgsm, pgd, robust_accuracy
 

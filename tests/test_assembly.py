@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_synthetic import make_pairs
-from toy_runs import split_table
+from synthetic_shards import make_pairs
+from toy_dataset import split_table
 
 from cdga import assembly, methods
 

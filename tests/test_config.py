@@ -1,26 +1,14 @@
 """Config validation: the shipped configs pass; bad values are rejected by name."""
 
-import copy
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import REPO
+from study import merged
 
 from cdga.config import ConfigError, validate
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def demo() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 # Configs merged over another than the demo: the paper-shaped test study over the paper's.
@@ -29,11 +17,7 @@ OVER = {"test_paper.yaml": "paper.yaml"}
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
 def test_shipped_configs_are_valid(name: str) -> None:
-    config = demo()
-    for file in (OVER.get(name), name):
-        if file:
-            config = deep_merge(config, yaml.safe_load((REPO / "config" / file).read_text()))
-    validate(config, SCHEMA)
+    validate(merged(*(REPO / "config" / f for f in (OVER.get(name), name) if f)), SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -61,18 +45,18 @@ def test_shipped_configs_are_valid(name: str) -> None:
 )
 def test_bad_values_are_named(override: dict, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
-        validate(deep_merge(demo(), override), SCHEMA)
+        validate(merged(override), SCHEMA)
 
 
 def test_missing_required_value_is_named() -> None:
-    config = demo()
+    config = merged()
     del config["split"]["seed"]
     with pytest.raises(ConfigError, match=r"split: 'seed' is a required property"):
         validate(config, SCHEMA)
 
 
 def test_pg_needs_every_domain_described() -> None:
-    config = demo()
+    config = merged()
     del config["dataset_settings"]["DemoDigits"]["descriptions"]["sketch"]
     with pytest.raises(ConfigError, match=r"missing \['sketch'\]"):
         validate(config, SCHEMA)
@@ -82,7 +66,7 @@ def test_schema_file_is_what_validate_reads(tmp_path: Path) -> None:
     schema = tmp_path / "s.yaml"
     schema.write_text("type: object\nrequired: [nothing_here]\n")
     with pytest.raises(ConfigError, match="nothing_here"):
-        validate(demo(), schema)
+        validate(merged(), schema)
 
 
 def test_every_scheduler_and_image_format_the_code_offers_is_valid() -> None:
@@ -90,4 +74,4 @@ def test_every_scheduler_and_image_format_the_code_offers_is_valid() -> None:
     from cdga.shards import IMAGE_FORMATS
 
     for scheduler, image_format in zip(SCHEDULERS, [*IMAGE_FORMATS] * 2, strict=False):
-        validate(deep_merge(demo(), {"generation": {"scheduler": scheduler, "image_format": image_format}}), SCHEMA)
+        validate(merged({"generation": {"scheduler": scheduler, "image_format": image_format}}), SCHEMA)

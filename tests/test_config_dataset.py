@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO, write_image
-from test_config import deep_merge
+from study import TEST_CONFIG, merged, overlay, planned_jobs, run
+from toy_dataset import write_image
 
 from cdga import config, methods, registry
-from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 NAME = "Scans-2"
 DOMAINS = ("ward_a", "ward_b", "ward_c")
@@ -27,10 +25,8 @@ def _study(tmp_path: Path, **settings: object) -> Path:
                             size=16)
     block = {"domains": "every folder", "variants": ["ig"], "test_envs": ["ward_a"],
              "class_prompt_template": "a scan showing {class_name}"} | settings
-    overlay = tmp_path / "scans.yaml"
-    overlay.write_text(yaml.safe_dump({"datasets_root": str(tmp_path / "data"), "datasets": [NAME],
-                                       "dataset_settings": {NAME: block}}))
-    return overlay
+    return overlay(tmp_path, "scans", {"datasets_root": str(tmp_path / "data"), "datasets": [NAME],
+                                       "dataset_settings": {NAME: block}})
 
 
 def test_every_folder_and_a_listed_order_resolve(tmp_path: Path) -> None:
@@ -56,23 +52,20 @@ def test_config_checks_name_the_new_datasets_domains(tmp_path: Path) -> None:
 
 
 def test_a_config_only_dataset_runs_through_training_and_the_tables(tmp_path: Path) -> None:
-    overlay = _study(tmp_path)
-    configs = ("--configfile", str(TEST_CONFIG), str(overlay))
-    every = planned_jobs(tmp_path, *configs)
+    scans = _study(tmp_path)
+    every = planned_jobs(tmp_path, configs=(TEST_CONFIG, scans))
     # held out on ward_a: the IG pairs between the other 2 wards plus their within-ward pairs
     # (no run reads a pair with ward_a); no prepare rule, no DemoDigits
     assert every["generate"] == 2 + 2 and every["split_dataset"] == 1
-    study = deep_merge(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
-                       yaml.safe_load(TEST_CONFIG.read_text()))
+    study = merged(TEST_CONFIG)
     ig_only = [m for m in study["methods"] if methods.runs_on(m, ["ig"])]
     assert set(study["methods"]) - set(ig_only) == {"cdga_pg", "cdga_pg_filtered"}  # need PG
     assert every["train"] == len(ig_only) * study["training"]["trials"] and "tables" in every
     assert not any(rule.startswith("prepare_") for rule in every)
 
-    real_only = tmp_path / "real_only.yaml"
-    real_only.write_text("methods: [erm, mixup_inter]\n")
+    real_only = overlay(tmp_path, "real_only", {"methods": ["erm", "mixup_inter"]})
     accuracy = "results/summary/accuracy.csv"
-    snakemake(tmp_path, accuracy, "--configfile", str(TEST_CONFIG), str(overlay), str(real_only))
+    run(tmp_path, accuracy, configs=(TEST_CONFIG, scans, real_only))
     acc = pd.read_csv(tmp_path / accuracy)
     assert set(acc["dataset"]) == {NAME} and set(acc["test_env"]) == {"ward_a"}
     assert set(acc["method"]) == {"erm", "mixup_inter"} and acc["acc"].between(0, 1).all()

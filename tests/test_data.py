@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from fake_synthetic import make_pairs
 from PIL import Image
-from toy_runs import split_table
+from synthetic_shards import make_pairs
+from toy_dataset import split_table
 
 from cdga import assembly, data, methods
 from cdga.shards import IMAGE_FORMATS, image_bytes, write_tar

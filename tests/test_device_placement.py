@@ -22,13 +22,14 @@ import pytest
 import torch
 import yaml
 from conftest import REPO
-from fake_synthetic import make_shard
 from meta_device import META, Record, assert_all_on_meta, on_meta
 from PIL import Image
+from sd_pipeline import SETTINGS, save_tiny_pipeline
 from snakemake.iocontainers import Namedlist
 from snakemake.utils import update_config
-from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
-from toy_runs import split_table, training_cfg
+from study import training_config
+from synthetic_shards import make_shard
+from toy_dataset import split_table, tiny_split_table
 
 from cdga import assembly, device, filtering, hparams, probe
 from cdga.io import write_csv
@@ -153,7 +154,7 @@ RUN = {"dataset": "Toy", "method": "erm", "test_env": "c", "level": 0, "trial": 
 # ---------------------------------------------------------------- the GPU rules
 @pytest.mark.parametrize("variant", ["pg", "ig"])
 def test_generate(run_script, tmp_path: Path, variant: str) -> None:
-    table = make_split_table(tmp_path, per_class=2)
+    table = tiny_split_table(tmp_path, per_class=2)
     write_csv(tmp_path / "split.csv", table)
     model = save_tiny_pipeline(tmp_path / "pipe")
     generation = {**config_block("generation"), "resolution": 16, "batch_size": 2, "steps": 2}
@@ -174,7 +175,7 @@ def test_train(run_script, tiny_dataset: Path) -> None:
     manifest = tiny_dataset / "erm.csv"
     write_csv(manifest, assembly.assemble(table, "c", None, [], None, 0))
     out = tiny_dataset / "run"
-    training = hparams.job_settings(training_cfg(), "ERM", False, 0, 0)
+    training = hparams.job_settings(training_config(), "ERM", False, 0, 0)
     job = Job("train", {"manifest": manifest}, {"results": out / "results.jsonl"},
               {"training": training, "hparams_seed": 0, "holdout_fraction": 0.2},
               RUN | {"draw": ""})
@@ -200,7 +201,7 @@ def test_train_demo_ldm(run_script, tmp_path: Path) -> None:
 
 
 def test_generation_quality(run_script, tmp_path: Path) -> None:
-    table = make_split_table(tmp_path, per_class=3)
+    table = tiny_split_table(tmp_path, per_class=3)
     write_csv(tmp_path / "split.csv", table)
     manifest = make_shard(tmp_path, table, "Tiny", "pg", "photo", "sketch", 0)
     write_csv(manifest, pd.read_csv(manifest).assign(dataset="Tiny"))  # as generation writes it

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image
-from toy_runs import training_cfg
+from study import training_config
+from toy_dataset import write_image
 
 from cdga import assembly, datasets, domainbed, selection, train
 from cdga.registry import DATASETS
@@ -40,7 +40,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for trial in (0, 1):
         train.train(manifest, root / "results/train/DemoDigits/erm/cartoon/scale0" / f"trial{trial}",
                     dataset="DemoDigits", method="erm", test_env="cartoon", level=0,
-                    trial=trial, cfg=training_cfg(), holdout_fraction=0.2)
+                    trial=trial, cfg=training_config(), holdout_fraction=0.2)
     return root
 
 
@@ -58,7 +58,7 @@ def test_records_carry_domainbed_fields(study: Path) -> None:
     assert last["args"] == {"dataset": "DemoDigits", "algorithm": "erm", "test_envs": [2],
                             "trial_seed": 1, "hparams_seed": 0, "holdout_fraction": 0.2}
     assert set(last["hparams"]) == set(domainbed.HPARAMS)
-    assert last["hparams"]["lr"] == training_cfg()["lr"]
+    assert last["hparams"]["lr"] == training_config()["lr"]
     for i, env in enumerate(ENVS):
         for split in ("in", "out"):
             assert last[f"env{i}_{split}_acc"] == last[selection.acc_key(env, split)]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image
 from PIL import Image
+from toy_dataset import write_image
 
 from cdga import download
 from cdga.download import DownloadError, Source, fetch, prepare

@@ -7,24 +7,21 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
-import yaml
-from conftest import write_image
+from study import overlay, planned_jobs, run
+from toy_dataset import write_image
 
 from cdga import layout
 from cdga.registry import domains
-from workflow import planned_jobs, snakemake
 
 
 def pacs_config(tmp_path: Path, root: Path, url: str) -> Path:
-    path = tmp_path / "pacs.yaml"
-    path.write_text(yaml.safe_dump({
+    return overlay(tmp_path, "pacs", {
         "datasets_root": str(root),
         "datasets": ["PACS"],
         "dataset_settings": {"PACS": {"variants": ["ig"], "class_prompt_template": "a {class_name}",
                                       "test_envs": ["sketch"]}},
         "downloads": {"PACS": [{"url": url, "file": "PACS.zip"}]},
-    }))
-    return path
+    })
 
 
 def test_prepare_rule_downloads_once_and_feeds_the_split(tmp_path: Path) -> None:
@@ -39,19 +36,19 @@ def test_prepare_rule_downloads_once_and_feeds_the_split(tmp_path: Path) -> None
     work.mkdir()
     config = pacs_config(tmp_path, tmp_path / "data", archive.as_uri())
     target = "results/splits/PACS.csv"
-    snakemake(work, target, "--configfile", str(config))
+    run(work, target, configs=(config,))  # over the demo config
     table = pd.read_csv(work / target)
     assert table.groupby("domain").size().to_dict() == {d: 10 for d in domains("PACS")}
     marker = json.loads((work / "results" / "prepared" / "PACS.json").read_text())
     assert marker["obtained"] == "downloaded"
     assert (work / layout.log("prepare_PACS")).read_text()
-    assert "Nothing to be done" in snakemake(work, target, "--configfile", str(config)).stderr
+    assert "Nothing to be done" in run(work, target, configs=(config,)).stderr
 
     # A fresh results folder over the same datasets_root finds the data; the source is gone.
     archive.unlink()
     other = tmp_path / "other"
     other.mkdir()
-    assert planned_jobs(other, target, "--configfile", str(config)) == {
+    assert planned_jobs(other, target, configs=(config,)) == {
         "prepare_PACS": 1, "split_dataset": 1}
-    snakemake(other, target, "--configfile", str(config))
+    run(other, target, configs=(config,))
     assert json.loads((other / "results" / "prepared" / "PACS.json").read_text())["obtained"] == "found"

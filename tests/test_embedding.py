@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from tiny_models import toy_images, trained_classifier
+from classifiers import toy_images, trained_classifier
 
 from cdga.embedding import extract_features, tsne_2d
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fake_synthetic import make_pairs, make_shard
 from PIL import Image
-from toy_runs import split_table
+from synthetic_shards import make_pairs, make_shard
+from toy_dataset import split_table
 
 from cdga import assembly, figures, filtering, methods
 from cdga import filter_scorer as scorer

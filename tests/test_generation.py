@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
+from sd_pipeline import SETTINGS, save_tiny_pipeline
+from toy_dataset import tiny_split_table
 
 from cdga import accel, methods
 from cdga import generation as gen
@@ -35,7 +36,7 @@ def pipe(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture
 def table(tmp_path: Path) -> pd.DataFrame:
-    return make_split_table(tmp_path, per_class=4)
+    return tiny_split_table(tmp_path, per_class=4)
 
 
 def params(variant: str, **change: object) -> gen.GenerationParams:

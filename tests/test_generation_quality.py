@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, ImageOps
-from tiny_pipeline import make_split_table
+from PIL import Image
+from synthetic_shards import write_shard
+from toy_dataset import tiny_split_table
 
 from cdga import generation_quality as gq
 from cdga.io import write_csv
-from cdga.shards import png_bytes, write_tar
 
 OPTS = {"backbone": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 1e-3, "shift": 2, "seed": 0,
         "near_duplicate_ssim": 0.9, "grid_examples": 2, "max_images_per_pair": None,
@@ -23,20 +23,8 @@ def fake_shard(tmp_path: Path, table: pd.DataFrame, variant: str, src: str, tgt:
                size: int | None = None) -> Path:
     """A shard whose images are their sources (copy) or the sources' colour negatives, at
     ``size`` px (the generated size) when given."""
-    rows, members = [], []
-    tar = tmp_path / f"{variant}_{src}_{tgt}.tar"
-    for k, row in enumerate(table[(table["domain"] == src) & (table["split"] == "train")].itertuples()):
-        with Image.open(row.path) as im:
-            image = im.convert("RGB") if copy else ImageOps.invert(im.convert("RGB"))
-        if size:
-            image = image.resize((size, size), Image.BICUBIC)
-        members.append((f"{k}.png", png_bytes(image)))
-        rows.append({"member": f"{k}.png", "shard": str(tar), "dataset": "Tiny", "source_path": row.path,
-                     "source_domain": src, "target_domain": tgt, "class_index": row.class_index,
-                     "class_name": row.class_name, "variant": variant, "rep": 0})
-    write_tar(tar, members)
-    write_csv(tar.with_suffix(".csv"), pd.DataFrame(rows))
-    return tar.with_suffix(".csv")
+    return write_shard(tmp_path / f"{variant}_{src}_{tgt}.tar", table, variant, src, tgt,
+                       copy=copy, size=size, dataset="Tiny")
 
 
 def test_random_shift_moves_each_image_within_bounds() -> None:
@@ -47,7 +35,7 @@ def test_random_shift_moves_each_image_within_bounds() -> None:
 
 
 def test_rates_near_duplicates_and_grid(tmp_path: Path) -> None:
-    table = make_split_table(tmp_path, per_class=4)
+    table = tiny_split_table(tmp_path, per_class=4)
     manifests = [fake_shard(tmp_path, table, "pg", "photo", "sketch", copy=True),
                  fake_shard(tmp_path, table, "ig", "photo", "sketch", copy=False)]
     manifest = gq.read_manifests(manifests)
@@ -70,7 +58,7 @@ def test_rates_near_duplicates_and_grid(tmp_path: Path) -> None:
 
 
 def test_caps_sample_each_pair_and_domain_with_the_seed(tmp_path: Path) -> None:
-    table = make_split_table(tmp_path, per_class=4)
+    table = tiny_split_table(tmp_path, per_class=4)
     manifest = gq.read_manifests([fake_shard(tmp_path, table, "pg", "photo", "sketch", copy=True),
                                   fake_shard(tmp_path, table, "ig", "photo", "sketch", copy=False)])
     assert gq.capped(manifest, gq.PAIR_KEYS, None, 0) is manifest
@@ -87,7 +75,7 @@ def test_caps_sample_each_pair_and_domain_with_the_seed(tmp_path: Path) -> None:
 def test_scores_at_its_own_size_whatever_the_generated_and_source_sizes(tmp_path: Path) -> None:
     """Paper shapes: 512 px generated vs 64 px scored, here non-square 23x17 sources, 40 px
     synthetic images and 12 px scoring; the copies stay near-duplicates at the scoring size."""
-    table = make_split_table(tmp_path, per_class=4)
+    table = tiny_split_table(tmp_path, per_class=4)
     for path in table["path"]:
         with Image.open(path) as im:
             im.convert("RGB").resize((23, 17)).save(path)

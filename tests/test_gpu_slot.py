@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from study import run
 
 from cdga import analysis, gpu_slot, plan
-from workflow import SNAKEFILE, TEST_CONFIG
 
 PROFILE = REPO / "profiles" / "local"
 GPU_RULES = sorted(plan.gpu_rules())  # both profiles give each a GPU
@@ -131,10 +131,8 @@ def test_local_profile_spreads_concurrent_jobs_over_the_gpus(tmp_path: Path,
         "rule all:\n    input: expand('out/{k}.json', k=range(6))\n\n"
         "rule train:  # a GPU rule of profiles/local\n"
         "    output: 'out/{k}.json'\n    script: 'job.py'\n")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", str(PROFILE),
-                           "--cores", "6"], cwd=tmp_path, env=env | {"CDGA_LOCAL_GPUS": "3"},
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run(tmp_path, snakefile=None, configs=(), profile=PROFILE, cores=6,  # its own Snakefile
+        env=env | {"CDGA_LOCAL_GPUS": "3"})
     jobs = [json.loads((tmp_path / "out" / f"{k}.json").read_text()) for k in range(6)]
     assert {j["gpu"] for j in jobs} <= {"0", "1", "2"}
     overlapping = [(a, b) for i, a in enumerate(jobs) for b in jobs[i + 1:]
@@ -145,13 +143,8 @@ def test_local_profile_spreads_concurrent_jobs_over_the_gpus(tmp_path: Path,
 
 def test_local_profile_gives_every_gpu_rule_the_gpu_count(tmp_path: Path,
                                                           env: dict[str, str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE),
-                           "--directory", str(tmp_path), "--configfile", str(TEST_CONFIG),
-                           "--profile", str(PROFILE), "-n"], cwd=tmp_path,
-                          env=env | {"CDGA_LOCAL_GPUS": "4"}, capture_output=True, text=True,
-                          check=False)
+    proc = run(tmp_path, "-n", profile=PROFILE, cores=None, env=env | {"CDGA_LOCAL_GPUS": "4"})
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
     resources: dict[str, set[str]] = {}
     for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.MULTILINE)[1:]:
         rule = re.match(r"(?:local)?rule (\w+):", block)[1]

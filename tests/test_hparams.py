@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from study import TEST_CONFIG, overlay, planned_jobs
 
 from cdga import algorithms, hparams, methods, selection, tables
-from workflow import TEST_CONFIG, planned_jobs
 
 TRAINING = {"trials": 2, "hparam_draws": 0, "seed": 0, "backbone": "resnet50", "lr": 5e-5,
             "weight_decay": 0.0, "batch_size": 32, "synthetic_ratio": 0.5, "mixup_alpha": 0.2,
@@ -82,10 +82,9 @@ def test_tables_choose_per_trial_the_draw_each_selection_rule_prefers(tmp_path: 
 
 
 def test_hparam_draws_add_runs_to_the_dag(tmp_path: Path) -> None:
-    draws = tmp_path / "draws.yaml"
-    draws.write_text("training: {hparam_draws: 2}\n")
+    draws = overlay(tmp_path, "draws", {"training": {"hparam_draws": 2}})
     base = planned_jobs(tmp_path)
-    more = planned_jobs(tmp_path, "--configfile", str(TEST_CONFIG), str(draws))
+    more = planned_jobs(tmp_path, configs=(TEST_CONFIG, draws))
     assert more["train"] == 3 * base["train"]
     assert {k: v for k, v in more.items() if k != "train"} == {
         k: v for k, v in base.items() if k != "train"}

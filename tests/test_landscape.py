@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tiny_models import toy_images, trained_classifier
+from classifiers import toy_images, trained_classifier
 from torch import nn
 
 from cdga.landscape import (

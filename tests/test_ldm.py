@@ -13,7 +13,7 @@ import pytest
 import torch
 from diffusers import DPMSolverMultistepScheduler
 from PIL import Image
-from tiny_pipeline import save_tiny_pipeline
+from sd_pipeline import save_tiny_pipeline
 
 from cdga import demo_ldm
 from cdga.ldm import LDMWeightsError, is_local, load_pipeline, load_weights, make_scheduler

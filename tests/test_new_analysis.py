@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from study import TEST_CONFIG, planned_jobs, run
 
 from cdga import analysis, config, execution, layout, plan, plugins
-from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 CONFIDENCE = '''
 """Mean top-class probability and accuracy of one selected model on its test domain."""
@@ -99,7 +99,7 @@ def test_a_new_analysis_runs_through_the_dag_into_summary_and_report(tmp_path: P
     summary = layout.summary("confidence")
     jobs = planned_jobs(tmp_path, summary, configs=configs)
     assert jobs["confidence"] == 1 and jobs["summarize_confidence"] == 1  # erm, photo, trial 0
-    snakemake(tmp_path, summary, configs=configs)
+    run(tmp_path, summary, configs=configs)
     table = pd.read_csv(tmp_path / summary)
     assert list(table["method"]) == ["erm"] and (table["images"] == BLOCK["images"]).all()
     assert table["confidence"].between(0.1, 1).all() and table["acc"].between(0, 1).all()
@@ -116,7 +116,7 @@ def test_a_new_analysis_runs_through_the_dag_into_summary_and_report(tmp_path: P
     assert edited(batch_size=2) == {}
     assert edited(images=6) == {"confidence": 1, "summarize_confidence": 1}
 
-    snakemake(tmp_path, "--report", layout.report(), summary, configs=configs)
+    run(tmp_path, "--report", layout.report(), summary, configs=configs)
     html = (tmp_path / layout.report()).read_text()
     assert "CONFIDENCE-CAPTION" in html and "CONFIDENCE-FIGURE" in html
     assert "confidence.csv" in html and "confidence.png" in html

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, write_image
-from test_config import deep_merge
-from test_reruns import PARAMS_CHANGED, outputs, plan, rules
-from tiny_pipeline import save_tiny_pipeline
+from conftest import REPO
+from sd_pipeline import save_tiny_pipeline
+from study import PARAMS_CHANGED, merged, outputs, overlay, plan, rules, run
+from toy_dataset import write_image
 
 from cdga.registry import domains
 from cdga.shards import TarShard
@@ -43,7 +41,7 @@ def leaves(tree: Mapping, prefix: str = "") -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def paper() -> dict:
-    return deep_merge(load("config.yaml"), load("paper.yaml"))
+    return merged(REPO / "config" / "paper.yaml")
 
 
 def test_every_demo_value_has_a_paper_value() -> None:
@@ -110,20 +108,15 @@ def test_generation_rule_loads_the_paper_checkpoint_offline(tmp_path: Path, pape
         for c in ("dog", "horse"):
             for k in range(5):
                 write_image(tmp_path / "data" / "PACS" / d / c / f"{k}.png", seed=k, size=16)
-    override = tmp_path / "override.yaml"
-    override.write_text(yaml.safe_dump({
+    override = overlay(tmp_path, "override", {
         "datasets_root": str(tmp_path / "data"),
         "generation": {"resolution": 16},
-    }))
+    })
     work = tmp_path / "work"
     work.mkdir()
     target = "results/synthetic/PACS/pg/photo--sketch/rep0/shard0.tar"
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(work), "--cores", "2", target,
-           "--configfile", str(REPO / "config" / "paper.yaml"), str(override)]
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=work, env=env)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run(work, target, configs=(REPO / "config" / "paper.yaml", override), env=env)
     manifest = pd.read_csv(work / target.replace(".tar", ".csv"))
     assert len(manifest) >= 1
     assert set(manifest["model"]) == {model_id}
@@ -139,11 +132,7 @@ def test_generation_rule_loads_the_paper_checkpoint_offline(tmp_path: Path, pape
 @pytest.mark.slow
 def test_paper_dag_plans_every_dataset_pair_and_run(tmp_path: Path, paper: dict) -> None:
     """`snakemake -n` over config/paper.yaml plans the whole study (counts derived here)."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(REPO / "config" / "paper.yaml"),
-           "-n", "--quiet", "rules"]
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run(tmp_path, "-n", "--quiet", "rules", configs=(REPO / "config" / "paper.yaml",))
     counts = {}
     for line in (proc.stdout + proc.stderr).split("Job stats:", 1)[-1].splitlines():
         parts = line.split()

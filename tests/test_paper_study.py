@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from study import workflow_rules
 
 from cdga.registry import domains
-from workflow import workflow_rules
 
 pytestmark = pytest.mark.slow
 

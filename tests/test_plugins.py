@@ -13,14 +13,13 @@ import pytest
 import yaml
 from conftest import REPO
 from PIL import Image, ImageOps
-from test_reruns import PARAMS_CHANGED
-from test_reruns import plan as dry_run
-from tiny_pipeline import SETTINGS, make_split_table, save_tiny_pipeline
+from sd_pipeline import SETTINGS, save_tiny_pipeline
+from study import PARAMS_CHANGED, TEST_CONFIG, overlay, plan, planned_jobs, run
+from toy_dataset import tiny_split_table
 
 from cdga import config, generation, methods, plugins, variants
 from cdga.ldm import load_pipeline
 from cdga.shards import TarShard
-from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 MIRROR = '''
 """img2img from the mirrored source image, prompted with the class only."""
@@ -76,9 +75,7 @@ ACCURACY = "results/summary/accuracy.csv"
 
 def _overlay(tmp_path: Path, name: str, source: str, block: dict) -> Path:
     (tmp_path / f"{name}.py").write_text(source)
-    overlay = tmp_path / f"{name}.yaml"
-    overlay.write_text(yaml.safe_dump({"plugins": [str(tmp_path / f"{name}.py")], **block}))
-    return overlay
+    return overlay(tmp_path, name, {"plugins": [str(tmp_path / f"{name}.py")], **block})
 
 
 def _mirror_overlay(tmp_path: Path) -> Path:
@@ -119,7 +116,7 @@ def test_the_pipeline_gets_the_variants_input(mirror, tmp_path: Path) -> None:
     """run_batch hands the variant's input to the one pipeline call: the mirror variant's
     images are those of the plain call on mirrored copies of the sources, same seeds."""
     pipe = load_pipeline(str(save_tiny_pipeline(tmp_path / "pipe")), device="cpu")
-    table = make_split_table(tmp_path, per_class=3)
+    table = tiny_split_table(tmp_path, per_class=3)
     cfg = {"steps": 3, "scheduler": "ddim", "resolution": 16, "seed": 0, "batch_size": 4,
            "mirror": {"strength": 0.7, "guidance_scale": 2.0, "flip": "horizontal"}}
     params = generation.GenerationParams.from_config(cfg, "mirror")
@@ -140,12 +137,11 @@ def test_the_pipeline_gets_the_variants_input(mirror, tmp_path: Path) -> None:
 
 
 def test_a_new_variant_runs_through_generation_assembly_and_training(tmp_path: Path) -> None:
-    overlay = _mirror_overlay(tmp_path)
-    configs = (TEST_CONFIG, overlay)
+    configs = (TEST_CONFIG, _mirror_overlay(tmp_path))
     jobs = planned_jobs(tmp_path, ACCURACY, configs=configs)
     # held out on photo: the 6 ordered pairs of the other three domains, one variant
     assert jobs["generate"] == 6 and jobs["train"] == 2 and jobs["assemble"] == 1
-    snakemake(tmp_path, ACCURACY, configs=configs)
+    run(tmp_path, ACCURACY, configs=configs)
     shards = sorted((tmp_path / "results/synthetic/DemoDigits").glob("*/*/rep0/shard0.csv"))
     assert len(shards) == 6 and {p.parts[-4] for p in shards} == {"mirror"}
     manifest = pd.read_csv(shards[0], keep_default_na=False)
@@ -157,24 +153,22 @@ def test_a_new_variant_runs_through_generation_assembly_and_training(tmp_path: P
     acc = pd.read_csv(tmp_path / ACCURACY)
     assert set(acc["method"]) == {"cdga_mirror"} and acc["acc"].between(0, 1).all()
     # its own option reaches its jobs' params: editing it reruns the generation, then the rest
-    flip = tmp_path / "flip.yaml"
-    flip.write_text("generation: {mirror: {flip: vertical}}\n")
+    flip = overlay(tmp_path, "flip", {"generation": {"mirror": {"flip": "vertical"}}})
     again = planned_jobs(tmp_path, ACCURACY, configs=(*configs, flip))
     assert again["generate"] == 6 and again["train"] == 2
 
 
 def test_a_new_algorithm_runs_through_training_and_the_tables(tmp_path: Path) -> None:
-    overlay = _overlay(tmp_path, "smooth", SMOOTH, {"methods": ["erm", "erm_smooth"],
-                                                    "training": {"label_smoothing": 0.1}})
-    configs = ("--configfile", str(TEST_CONFIG), str(overlay))
-    snakemake(tmp_path, ACCURACY, *configs)
+    smooth = _overlay(tmp_path, "smooth", SMOOTH, {"methods": ["erm", "erm_smooth"],
+                                                   "training": {"label_smoothing": 0.1}})
+    run(tmp_path, ACCURACY, configs=(TEST_CONFIG, smooth))
     acc = pd.read_csv(tmp_path / ACCURACY)
     assert set(acc["method"]) == {"erm", "erm_smooth"} and acc["acc"].between(0, 1).all()
     record = (tmp_path / "results/train/DemoDigits/erm_smooth/photo/scale0/trial0/results.jsonl")
     assert '"label_smoothing": 0.1' in record.read_text()
     # its hyperparameter is in its own runs' params only: an edit reruns those runs alone
-    edit = {**yaml.safe_load(overlay.read_text()), "training": {"label_smoothing": 0.2}}
-    jobs = [j for j in dry_run(tmp_path, edit) if j.rule == "train"]
+    edit = {**yaml.safe_load(smooth.read_text()), "training": {"label_smoothing": 0.2}}
+    jobs = [j for j in plan(tmp_path, edit) if j.rule == "train"]
     assert {j.wildcards["method"] for j in jobs} == {"erm_smooth"} and len(jobs) == 2
     assert all(j.reason.startswith(PARAMS_CHANGED) for j in jobs)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from workflow import planned_jobs, workflow_rules
+from study import planned_jobs, workflow_rules
 
 README = REPO / "README.md"
 DOCS = sorted((REPO / "docs").glob("*.md"))

@@ -7,70 +7,14 @@ the other whole-DAG tests (tests/study.py) and only dry runs touch it here.
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from snakemake.utils import update_config
-
-from workflow import SNAKEFILE, TEST_CONFIG
-
-PARAMS_CHANGED = "Params have changed since last execution"
-INPUT_UPDATED = "Input files updated by another job"
-NEW_INPUT = "Set of input files has changed since last execution"
-
-
-@dataclass(frozen=True)
-class Job:
-    rule: str
-    wildcards: dict[str, str]
-    reason: str
-
-
-def plan(workdir: Path, edit: dict | None = None, targets: Sequence[str] = ()) -> list[Job]:
-    """The jobs `snakemake -n` plans in ``workdir`` (for ``targets``, default all) with ``edit``
-    merged over the test config."""
-    configs = [str(TEST_CONFIG)]
-    if edit is not None:
-        configs.append(str(workdir.parent / f"{workdir.name}-edit.yaml"))
-        Path(configs[-1]).write_text(yaml.safe_dump(edit))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory",
-                           str(workdir), "--configfile", *configs, "--cores", "2", "-n",
-                           *targets],
-                          capture_output=True, text=True, cwd=workdir, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    jobs = []
-    for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.MULTILINE)[1:]:
-        rule = re.match(r"(?:local)?rule (\w+):", block)[1]
-        reason = re.search(r"^\s+reason: (.*)$", block, re.MULTILINE)[1]
-        found = re.search(r"^\s+wildcards: (.*)$", block, re.MULTILINE)
-        wildcards = dict(kv.split("=", 1) for kv in found[1].split(", ")) if found else {}
-        jobs.append(Job(rule, wildcards, reason))
-    if not jobs:
-        assert "Nothing to be done" in out, out[-4000:]
-    return jobs
+from study import INPUT_UPDATED, PARAMS_CHANGED, TEST_CONFIG, merged, outputs, plan, rules
 
 
 def merged_test_config() -> dict:
     """config/config.yaml with config/test.yaml merged over it, as the study ran."""
-    config = yaml.safe_load((TEST_CONFIG.parent / "config.yaml").read_text())
-    update_config(config, yaml.safe_load(TEST_CONFIG.read_text()))
-    return config
-
-
-def rules(jobs: list[Job]) -> Counter:
-    return Counter(j.rule for j in jobs if j.rule != "all")
-
-
-def outputs(workdir: Path, pattern: str) -> int:
-    """How many files of the finished study match ``pattern`` under results/."""
-    return sum(1 for _ in (workdir / "results").glob(pattern))
+    return merged(TEST_CONFIG)
 
 
 def test_finished_study_plans_nothing(finished_study: Path) -> None:

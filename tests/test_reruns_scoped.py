@@ -1,12 +1,12 @@
 """Reruns scoped to what a job reads: an algorithm's own hyperparameter reruns that algorithm's
 runs, synthetic_ratio the synthetic methods' runs, and an execution setting nothing
-(cdga.hparams.job_settings; same finished study and dry-run plans as tests/test_reruns.py)."""
+(cdga.hparams.job_settings; same finished study and dry-run plans, tests/study.py, as tests/test_reruns.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, outputs, plan, rules
+from study import INPUT_UPDATED, PARAMS_CHANGED, outputs, plan, rules
 
 
 def _trained(jobs) -> set[str]:

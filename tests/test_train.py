@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 from conftest import REPO
-from fake_synthetic import make_pairs
-from toy_runs import split_table, training_cfg
+from study import training_config
+from synthetic_shards import make_pairs
+from toy_dataset import split_table
 
 from cdga import assembly, methods, selection, train
 from cdga.networks import load_model
@@ -32,7 +33,7 @@ def write_manifest(root: Path, method: str = "cdga_ig", level: int = 1) -> Path:
 
 
 def run(manifest: Path, out: Path, method: str = "cdga_ig", level: int = 1, **kw) -> list[dict]:
-    cfg = training_cfg(**kw.pop("cfg", {}))
+    cfg = training_config(**kw.pop("cfg", {}))
     return train.train(manifest, out, dataset="Toy", method=method, test_env="c", level=level,
                        trial=0, cfg=cfg, holdout_fraction=0.2, **kw)
 
@@ -62,7 +63,7 @@ def test_same_seed_same_results_and_trials_differ(tiny_dataset: Path) -> None:
     first = (tiny_dataset / "r1" / "results.jsonl").read_text()
     assert first == (tiny_dataset / "r2" / "results.jsonl").read_text()
     other = train.train(manifest, tiny_dataset / "r3", dataset="Toy", method="mixup_inter",
-                        test_env="c", level=0, trial=1, cfg=training_cfg(), holdout_fraction=0.2)
+                        test_env="c", level=0, trial=1, cfg=training_config(), holdout_fraction=0.2)
     assert json.loads(first.splitlines()[-1])["loss"] != other[-1]["loss"]
 
 
@@ -119,10 +120,10 @@ KILLED_RUN = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 torch.set_num_threads(1)
-from toy_runs import training_cfg
+from study import training_config
 from cdga import train
 train.train({manifest!r}, {out!r}, dataset="Toy", method="cdga_ig", test_env="c", level=1,
-            trial=0, cfg=training_cfg(steps=60, checkpoint_freq=6), holdout_fraction=0.2)
+            trial=0, cfg=training_config(steps=60, checkpoint_freq=6), holdout_fraction=0.2)
 """
 
 

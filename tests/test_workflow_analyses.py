@@ -1,4 +1,4 @@
-"""The analysis rules through Snakemake, on stand-in trained models (tests/fake_runs.py).
+"""The analysis rules through Snakemake, on stand-in trained models (tests/trained_runs.py).
 
 The training stage's outputs are fabricated, and only the analysis rules may run
 (--allowed-rules), so this exercises the analyses stage alone: its jobs, tables, figures,
@@ -6,16 +6,14 @@ the HTML report, and that editing one analysis's settings reruns only that analy
 """
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from fake_runs import make_assembly, make_runs
+from study import TEST_CONFIG, overlay, run
+from trained_runs import make_assembly, make_runs
 
 from cdga.io import write_csv
-from workflow import SNAKEFILE, TEST_CONFIG, snakemake
 
 RULES = ["adversarial", "landscape", "shift", "tsne", "summarize_adversarial",
          "summarize_landscape", "summarize_shift", "scaling_figure"]
@@ -24,23 +22,17 @@ SUMMARY = ["results/summary/adversarial.csv", "results/summary/landscape.csv",
            "results/summary/figures/tsne_DemoDigits_sketch.png"]
 
 
-def run(workdir: Path, *args: str, edit: Path | None = None) -> subprocess.CompletedProcess:
+def analyse(workdir: Path, *args: str, edit: Path | None = None) -> subprocess.CompletedProcess:
     """Snakemake on the analysis targets, analysis rules only, test config for one test domain."""
-    configs = [str(TEST_CONFIG), str(workdir / "one_env.yaml"), *([str(edit)] if edit else [])]
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", "--configfile", *configs, "--allowed-rules", *RULES, *args,
-           "--", *SUMMARY]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, check=False)
-    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
+    configs = [TEST_CONFIG, workdir / "one_env.yaml", *([edit] if edit else [])]
+    return run(workdir, "--allowed-rules", *RULES, *args, "--", *SUMMARY, configs=configs)
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("analyses")
-    snakemake(workdir, "results/splits/DemoDigits.csv")
-    (workdir / "one_env.yaml").write_text(yaml.safe_dump(
-        {"dataset_settings": {"DemoDigits": {"test_envs": ["sketch"]}}}))
+    run(workdir, "results/splits/DemoDigits.csv")
+    overlay(workdir, "one_env", {"dataset_settings": {"DemoDigits": {"test_envs": ["sketch"]}}})
     make_runs(workdir, "DemoDigits", ["erm", "cdga_pg", "cdga_ig"], ["sketch"], trials=1,
               level=1, resolution=16, steps=5)
     make_assembly(workdir, "DemoDigits", "cdga_pg", "sketch", level=1)
@@ -48,7 +40,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"dataset": "DemoDigits", "method": ["erm", "cdga_pg", "cdga_pg"], "level": [0, 1, 2],
          "test_env": "sketch", "trial": 0, "selection": "training_domain",
          "acc": [0.5, 0.6, 0.65]}))
-    run(workdir)
+    analyse(workdir)
     return workdir
 
 
@@ -72,16 +64,15 @@ def test_analyses_write_tables_figures_and_report(study: Path) -> None:
     points = pd.read_csv(study / "results" / "analyses" / "tsne" / "DemoDigits" / "sketch.csv")
     assert set(points["origin"]) == {"real", "synthetic"}
     assert not points.loc[points["origin"] == "synthetic", "group"].str.contains("sketch").any()
-    run(study, "--report", "results/report.html")
+    analyse(study, "--report", "results/report.html")
     html = (study / "results" / "report.html").read_text()
     assert "adversarial.csv" in html and "tsne_DemoDigits_sketch.png" in html
 
 
 def test_editing_one_analysis_reruns_only_it(study: Path) -> None:
-    assert "Nothing to be done" in run(study).stderr
-    edit = study / "edit.yaml"
-    edit.write_text(yaml.safe_dump({"analyses": {"landscape": {"points_1d": 5}}}))
-    plan = run(study, "-n", "--quiet", "rules", edit=edit).stdout
+    assert "Nothing to be done" in analyse(study).stderr
+    edit = overlay(study, "edit", {"analyses": {"landscape": {"points_1d": 5}}})
+    plan = analyse(study, "-n", "--quiet", "rules", edit=edit).stdout
     jobs = {line.split()[0]: int(line.split()[1]) for line in plan.splitlines()
             if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] != "total"}
     assert jobs == {"landscape": 3, "summarize_landscape": 1}

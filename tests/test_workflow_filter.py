@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from test_reruns import INPUT_UPDATED, PARAMS_CHANGED, plan
+from study import INPUT_UPDATED, PARAMS_CHANGED, TEST_CONFIG, overlay, plan, planned_jobs, run
 
 from cdga import layout
-from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 SUMMARY = ["results/summary/filtering_pairs.csv", "results/summary/filtering_classes.csv"]
 ASSEMBLY = "results/assembly/DemoDigits/{}/photo/scale1.csv"
@@ -18,24 +17,21 @@ ASSEMBLY = "results/assembly/DemoDigits/{}/photo/scale1.csv"
 def test_one_scorer_per_test_domain_one_filter_per_variant(tmp_path: Path) -> None:
     jobs = planned_jobs(tmp_path, *SUMMARY)
     assert (jobs["filter_scorer"], jobs["filter_synthetic"], jobs["filter_summary"]) == (1, 2, 1)
-    every = tmp_path / "every.yaml"
-    every.write_text("dataset_settings: {DemoDigits: {test_envs: [photo, art_painting, cartoon, "
-                     "sketch], variants: [ig]}}\n")
+    every = overlay(tmp_path, "every", {"dataset_settings": {"DemoDigits": {
+        "test_envs": ["photo", "art_painting", "cartoon", "sketch"], "variants": ["ig"]}}})
     jobs = planned_jobs(tmp_path, *SUMMARY, configs=(TEST_CONFIG, every))
     assert (jobs["filter_scorer"], jobs["filter_synthetic"]) == (4, 4)  # IG only: no PG filter
-    unfiltered = tmp_path / "unfiltered.yaml"
-    unfiltered.write_text("methods: [erm, cdga_pg, cdga_ig]\n")
+    unfiltered = overlay(tmp_path, "unfiltered", {"methods": ["erm", "cdga_pg", "cdga_ig"]})
     jobs = planned_jobs(tmp_path, configs=(TEST_CONFIG, unfiltered))
     assert not {"filter_scorer", "filter_synthetic", "filter_summary"} & set(jobs)
 
 
 def test_filter_then_the_filtered_manifests(tmp_path: Path) -> None:
     """PG only (half the generation jobs; the IG filter takes the same code path)."""
-    pg = tmp_path.parent / f"{tmp_path.name}-pg.yaml"
-    pg.write_text("dataset_settings: {DemoDigits: {variants: [pg]}}\n")
+    pg = overlay(tmp_path.parent, f"{tmp_path.name}-pg", {"dataset_settings": {"DemoDigits": {"variants": ["pg"]}}})
     configs = (TEST_CONFIG, pg)
     targets = [*SUMMARY, ASSEMBLY.format("cdga_pg_filtered"), ASSEMBLY.format("cdga_pg")]
-    snakemake(tmp_path, *targets, configs=configs)
+    run(tmp_path, *targets, configs=configs)
     results = tmp_path / "results"
     split = pd.read_csv(results / "splits/DemoDigits.csv")
     rows = pd.read_csv(results / "filter/DemoDigits/photo/scorer_rows.csv")
@@ -70,15 +66,15 @@ def test_a_keep_list_that_keeps_nothing_leaves_the_tables_and_the_report_whole(
         tmp_path: Path) -> None:
     """A threshold no image passes: the filtered method trains on real images only, the filter
     summary and the accuracy tables' note say so, and the whole study and its report build."""
-    empty = tmp_path.parent / f"{tmp_path.name}-empty.yaml"
-    empty.write_text("methods: [erm, cdga_pg_filtered]\n"
-                     "dataset_settings: {DemoDigits: {variants: [pg]}}\n"
-                     "filtering: {rule: threshold, threshold: 0.999999}\n"
-                     "analyses: {methods: [erm]}\n"
-                     "scaling: {levels: [], methods: [cdga_pg_filtered]}\n")
+    empty = overlay(tmp_path.parent, f"{tmp_path.name}-empty", {
+        "methods": ["erm", "cdga_pg_filtered"],
+        "dataset_settings": {"DemoDigits": {"variants": ["pg"]}},
+        "filtering": {"rule": "threshold", "threshold": 0.999999},
+        "analyses": {"methods": ["erm"]},
+        "scaling": {"levels": [], "methods": ["cdga_pg_filtered"]}})
     configs = (TEST_CONFIG, empty)
-    snakemake(tmp_path, configs=configs)
-    snakemake(tmp_path, "--report", "results/report.html", configs=configs)
+    run(tmp_path, configs=configs)
+    run(tmp_path, "--report", "results/report.html", configs=configs)
     results = tmp_path / "results"
     decisions = pd.read_csv(results / "filter/DemoDigits/photo/pg.csv", keep_default_na=False)
     assert len(decisions) and not decisions["keep"].any()  # the premise: nothing kept

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pandas as pd
+from study import TEST_CONFIG, overlay, planned_jobs, run
 
 from cdga import layout
 from cdga.shards import TarShard
-from workflow import TEST_CONFIG, planned_jobs, snakemake
 
 QUALITY = "results/summary/generation_quality.csv"
 
@@ -16,28 +16,26 @@ def test_one_generation_job_per_variant_pair_rep_and_shard(tmp_path: Path) -> No
     # DemoDigits held out on photo (config/test.yaml): the 6 ordered pairs of the other three
     # domains x (pg, ig) + their 3 within-domain pairs (pg), 1 rep, 1 shard
     assert jobs["generate"] == 15 and jobs["train_demo_ldm"] == 1
-    more = tmp_path / "more.yaml"
-    more.write_text("generation: {images_per_pair: 2, shards: 3}\n")
+    more = overlay(tmp_path, "more", {"generation": {"images_per_pair": 2, "shards": 3}})
     assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, more))["generate"] == 15 * 2 * 3
-    own = tmp_path / "own.yaml"  # a dataset's own shard count wins over generation.shards
-    own.write_text("generation: {shards: 3}\ndataset_settings: {DemoDigits: {shards: 2}}\n")
+    own = overlay(tmp_path, "own", {"generation": {"shards": 3},  # a dataset's own count wins
+                                    "dataset_settings": {"DemoDigits": {"shards": 2}}})
     assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, own))["generate"] == 15 * 2
-    every = tmp_path / "every.yaml"
-    every.write_text("dataset_settings: {DemoDigits: {test_envs: [photo, art_painting, cartoon, sketch]}}\n")
+    every = overlay(tmp_path, "every", {"dataset_settings": {"DemoDigits": {
+        "test_envs": ["photo", "art_painting", "cartoon", "sketch"]}}})
     assert planned_jobs(tmp_path, QUALITY, configs=(TEST_CONFIG, every))["generate"] == 12 * 2 + 4
 
 
 def test_a_hub_model_is_not_trained_in_the_dag(tmp_path: Path) -> None:
-    hub = tmp_path / "hub.yaml"
-    hub.write_text("ldm: {model: org/model}\n")
-    jobs = planned_jobs(tmp_path, QUALITY, "--configfile", str(hub))
+    hub = overlay(tmp_path, "hub", {"ldm": {"model": "org/model"}})
+    jobs = planned_jobs(tmp_path, QUALITY, configs=(hub,))  # over the demo config, not test.yaml
     assert "train_demo_ldm" not in jobs and jobs["generate"] > 0
 
 
 def test_demo_ldm_then_pg_and_ig_shards(tmp_path: Path) -> None:
     base = "results/synthetic/DemoDigits"
     targets = [f"{base}/pg/photo--sketch/rep0/shard0.tar", f"{base}/ig/sketch--cartoon/rep0/shard0.tar"]
-    snakemake(tmp_path, *targets)
+    run(tmp_path, *targets)
     assert (tmp_path / "results/models/demo_ldm/model_index.json").is_file()
     split = pd.read_csv(tmp_path / "results/splits/DemoDigits.csv")
     for tar, (variant, src, tgt) in zip(targets, [("pg", "photo", "sketch"), ("ig", "sketch", "cartoon")]):
@@ -50,4 +48,4 @@ def test_demo_ldm_then_pg_and_ig_shards(tmp_path: Path) -> None:
         assert TarShard(tmp_path / tar).image(manifest["member"][0]).size == (16, 16)
     assert manifest["prompt"][0].startswith("the digit ")  # IG: class-only prompt
     assert (tmp_path / layout.log("train_demo_ldm")).read_text()
-    assert "Nothing to be done" in snakemake(tmp_path, *targets).stderr
+    assert "Nothing to be done" in run(tmp_path, *targets).stderr

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A one-node SLURM on localhost with four placeholder GPUs, for the integration test.
 #
-#   tests/slurm/cluster.sh start STATE_DIR   install (Debian packages) if needed, configure, start
-#   tests/slurm/cluster.sh stop STATE_DIR    stop the daemons started by `start`, by pid; remove
-#                                            the config files `start` wrote
+#   tests/slurm/cluster.sh start STATE_DIR   install (Debian packages) if needed, configure, start;
+#                                            a cluster already running from STATE_DIR is reused,
+#                                            one left from another STATE_DIR is stopped first
+#   tests/slurm/cluster.sh stop STATE_DIR    stop the daemons started by `start`, by pid, and wait
+#                                            until they have exited (exit 1 if one remains);
+#                                            remove the config files `start` wrote
 #
 # Needs root and apt-get (Debian 12: Slurm 22.05). The daemons' state, logs and pid files live in
 # STATE_DIR; only /etc/slurm/slurm.conf and gres.conf must sit at their compiled-in paths (the
@@ -99,12 +102,37 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: 0 once COMMAND succeeds
     return 1
 }
 
+alive() {  # alive PID: the process exists and is not a zombie (a container's init may not reap)
+    [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+running_from() {  # running_from STATE_DIR: slurmctld and slurmd started from STATE_DIR both run
+    local f
+    for f in "$1/slurmctld.pid" "$1/slurmd.pid"; do
+        [[ -s $f ]] && alive "$(cat "$f")" || return 1
+    done
+}
+
 node_idle() { [[ $(sinfo -h -n "$1" -o %T) == idle ]]; }
 
 start() {
     local state=$1 host
     [[ $(id -u) == 0 ]] || die "must run as root"
     host=$(hostname -s)
+    if running_from "$state" && scontrol ping >/dev/null 2>&1; then
+        echo "SLURM is up (reused): the cluster of $state already runs"
+        return
+    fi
+    # A cluster this script started from another state directory (an interrupted run): stop it
+    # and wait for its daemons, so that the new controller is the only one.
+    local previous
+    previous=$([[ -e $CONF ]] && grep -oP "^\Q$MARK\E \(state: \K[^)]+" "$CONF" || true)
+    if [[ -n $previous && $previous != "$state" ]]; then
+        stop "$previous" || die "the cluster left from $previous did not stop"
+    fi
+    if command -v scontrol >/dev/null && scontrol ping >/dev/null 2>&1; then
+        die "a SLURM controller that this script cannot stop (no pid file) still runs"
+    fi
     install_packages
     write_config "$state" "$host"
     start_munge "$state"
@@ -117,17 +145,22 @@ start() {
     echo "SLURM is up: node $host, partition debug, state in $state"
 }
 
-stop_pidfile() {  # stop the process in a pid file written by start, and wait until it has exited
-    local file=$1 pid
+stop_pidfile() {  # stop the process in a pid file written by start and wait until it has exited;
+    local file=$1 pid  # 1 if it is still there after SIGKILL
     [[ -s $file ]] || return 0
     pid=$(cat "$file")
-    kill "$pid" 2>/dev/null || { rm -f "$file"; return 0; }
-    for _ in $(seq 30); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$file"; return 0; }
+    alive "$pid" && kill "$pid" 2>/dev/null
+    for _ in $(seq 60); do
+        alive "$pid" || { rm -f "$file"; return 0; }
         sleep 0.5
     done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$file"
+    for _ in $(seq 20); do
+        alive "$pid" || { rm -f "$file"; return 0; }
+        sleep 0.5
+    done
+    echo "cluster.sh: process $pid ($file) did not exit" >&2
+    return 1
 }
 
 no_running_jobs() { [[ -z $(squeue -h -t RUNNING,COMPLETING -o %i) ]]; }
@@ -139,12 +172,14 @@ stop() {
         scancel --state=PENDING,RUNNING,SUSPENDED "--user=$(id -un)" 2>/dev/null || true
         wait_for 30 "cancelled jobs to end" no_running_jobs || true
     fi
-    stop_pidfile "$state/slurmd.pid"
-    stop_pidfile "$state/slurmctld.pid"
-    stop_pidfile "$state/munged.pid"
+    local failed=0
+    stop_pidfile "$state/slurmd.pid" || failed=1
+    stop_pidfile "$state/slurmctld.pid" || failed=1
+    stop_pidfile "$state/munged.pid" || failed=1
     for f in "$CONF" "$GRES"; do
         if [[ -e $f ]] && grep -qF "$MARK" "$f"; then rm -f "$f"; fi
     done
+    return $failed
 }
 
 case ${1:-} in

@@ -1,20 +1,16 @@
-"""A tiny random Stable-Diffusion-architecture img2img pipeline and a tiny dataset with a split
-table, for generation tests that need no training."""
+"""A tiny random Stable-Diffusion-architecture img2img pipeline, saved as a pretrained one, for
+generation tests that need no training (its prompts are those of toy_dataset's Tiny dataset)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
-from PIL import Image
+from toy_dataset import TINY_CLASSES
 
 from cdga.demo_ldm import SD_SCHEDULER, build_text_encoder, build_tokenizer, build_unet, build_vae
 
-DOMAINS = ("photo", "sketch")
-CLASSES = ("one", "two")
 SETTINGS = {
     "descriptions": {"photo": "a photo", "sketch": "a pencil sketch"},
     "prompt_template": "{domain} of the digit {class_name}",
@@ -31,7 +27,7 @@ def save_tiny_pipeline(out_dir: Path, resolution: int = 16, captions: list[str] 
     """
     torch.manual_seed(0)
     captions = captions or [SETTINGS["prompt_template"].format(domain=d, class_name=c)
-                            for d in SETTINGS["descriptions"].values() for c in CLASSES]
+                            for d in SETTINGS["descriptions"].values() for c in TINY_CLASSES]
     tokenizer = build_tokenizer(captions, out_dir.parent / f"{out_dir.name}_tokenizer", max_length=max_length)
     vae = build_vae({"block_out_channels": [8, 16], "resolution": resolution})
     text_encoder = build_text_encoder({"hidden_size": 16, "layers": 1, "heads": 2}, len(tokenizer), max_length)
@@ -44,17 +40,3 @@ def save_tiny_pipeline(out_dir: Path, resolution: int = 16, captions: list[str] 
     )
     pipe.save_pretrained(out_dir)
     return out_dir
-
-
-def make_split_table(root: Path, per_class: int = 3, size: int = 16) -> pd.DataFrame:
-    """root/Tiny/{domain}/{class}/*.png with ``per_class`` images, all but the last one training."""
-    rows = []
-    for d, domain in enumerate(DOMAINS):
-        for c, name in enumerate(CLASSES):
-            for k in range(per_class):
-                path = root / "Tiny" / domain / name / f"{k:03d}.png"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                rng = np.random.default_rng(100 * d + 10 * c + k)
-                Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
-                rows.append((str(path), domain, c, name, "val" if k == per_class - 1 else "train"))
-    return pd.DataFrame(rows, columns=["path", "domain", "class_index", "class_name", "split"])

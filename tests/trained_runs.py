@@ -12,21 +12,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from fake_synthetic import make_pairs
+from synthetic_shards import make_pairs
 
-from cdga import assembly, probe
+from cdga import assembly, layout, probe
 from cdga.adversarial import Normalized
 from cdga.data import IMAGENET_MEAN, IMAGENET_STD
 from cdga.io import write_csv
 from cdga.methods import METHODS, synthetic_pairs, variant
 from cdga.networks import Classifier, save_model
 from cdga.registry import domains
-
-
-def train_dir(workdir: Path, dataset: str, method: str, test_env: str, level: int,
-              trial: int) -> Path:
-    return (workdir / "results" / "train" / dataset / method / test_env / f"scale{level}"
-            / f"trial{trial}")
 
 
 def quick_model(split: pd.DataFrame, test_env: str, resolution: int, steps: int,
@@ -49,26 +43,25 @@ def quick_model(split: pd.DataFrame, test_env: str, resolution: int, steps: int,
 def make_runs(workdir: Path, dataset: str, methods: list[str], test_envs: list[str], trials: int,
               level: int, resolution: int, steps: int = 10) -> None:
     """Selected models for every (method, test domain, trial) at the methods' main level."""
-    split = pd.read_csv(workdir / "results" / "splits" / f"{dataset}.csv")
+    split = pd.read_csv(workdir / layout.split_table(dataset))
     for m, method in enumerate(methods):
         lv = 0 if METHODS[method].synthetic is None else level
         for t in test_envs:
             for k in range(trials):
                 with contextlib.chdir(workdir):  # the split table's paths are relative to it
                     model = quick_model(split, t, resolution, steps, seed=100 * m + k)
-                save_model(train_dir(workdir, dataset, method, t, lv, k)
-                           / "model_training_domain.pt", model)
+                save_model(workdir / layout.run_model(dataset, method, t, lv, k), model)
 
 
 def make_assembly(workdir: Path, dataset: str, method: str, test_env: str, level: int) -> Path:
     """Fake generation shards of the method's pairs and its assembled training manifest."""
-    split = pd.read_csv(workdir / "results" / "splits" / f"{dataset}.csv")
+    split = pd.read_csv(workdir / layout.split_table(dataset))
     used = variant(method, ["pg", "ig"])
     pairs = synthetic_pairs(method, domains(dataset), test_env)
     with contextlib.chdir(workdir):  # the split table's image paths are relative to it
         manifests = make_pairs(Path("."), split, dataset, used, pairs, level)
         synthetic = assembly.read_synthetic(manifests)
         manifest = assembly.assemble(split, test_env, synthetic, pairs, used, level)
-    path = workdir / "results" / "assembly" / dataset / method / test_env / f"scale{level}.csv"
+    path = workdir / layout.assembly_manifest(dataset, method, test_env, level)
     write_csv(path, manifest)
     return path
