@@ -47,11 +47,12 @@ DOMAIN_IMAGES = {
     "DomainNet": {"clipart": 48_129, "infograph": 51_605, "painting": 72_266, "quickdraw": 172_500,
                   "real": 172_947, "sketch": 69_128},
 }
-# Throughput assumed for one NVIDIA A100 (an H100 is faster, a V100 slower); see README.
-UNET_STEPS_PER_S = 50.0  # SD v1.5 img2img, 512 px, fp16, batch 16, one step incl. CFG's 2 passes
-VAE_S_PER_IMAGE = 0.02   # encode the source (and the IG guide) and decode the result
-TRAIN_IMAGES_PER_S = 1200.0  # ResNet-50 forward + backward at 224 px, mixed precision
-EVAL_IMAGES_PER_S = 3000.0   # ResNet-50 forward at 224 px
+# Rates measured on one NVIDIA H200 on 2026-12-04 (benchmarks/results/2026-12-04-h200/):
+# SD v1.5 img2img end to end at 512 px, fp16, batch 16, 30 denoising steps (gen_sd15_cuda.txt);
+# ResNet-50 training at 224 px, AMP (train_cuda.txt). Evaluation's rate is not measured.
+GEN_IMAGES_PER_S, GEN_MEASURED_STEPS = 3.98, 30
+TRAIN_IMAGES_PER_S = 2160.0  # ResNet-50 forward + backward at 224 px, end to end
+EVAL_IMAGES_PER_S = 3000.0   # ResNet-50 forward at 224 px (assumed, not measured)
 
 
 def dry_run(configfiles: list[Path], workdir: Path, quiet: bool) -> tuple[float, float, str]:
@@ -126,13 +127,14 @@ def merged_config(configfiles: list[Path]) -> dict:
 
 
 def seconds_per_image(gen: dict) -> float:
-    """A100 seconds per synthetic image under the throughput assumptions above."""
+    """H200 seconds per synthetic image: the measured end-to-end rate, scaled by the
+    denoising steps (the UNet's share of the time)."""
     strength = max(gen["pg"]["strength"], gen["ig"]["strength"])
-    return max(1, int(strength * gen["steps"])) / UNET_STEPS_PER_S + VAE_S_PER_IMAGE
+    return max(1, int(strength * gen["steps"])) / GEN_MEASURED_STEPS / GEN_IMAGES_PER_S
 
 
 def generation_jobs(config: dict, counts: dict[str, int]) -> list[tuple[str, int, int, str, str]]:
-    """(dataset, shards, generate jobs, images per job mean / max, A100 hours per job mean / max):
+    """(dataset, shards, generate jobs, images per job mean / max, H200 hours per job mean / max):
     a job takes one shard of its source domain's training images."""
     gen, rows, total = config["generation"], [], 0
     keep = 1 - config["split"]["holdout_fraction"]
@@ -152,7 +154,7 @@ def generation_jobs(config: dict, counts: dict[str, int]) -> list[tuple[str, int
 
 
 def gpu_hours(config: dict, counts: dict[str, int]) -> list[tuple[str, str, str, float]]:
-    """(stage, dataset, what is counted, A100 hours) under the throughput assumptions above."""
+    """(stage, dataset, what is counted, H200 hours) at the rates above."""
     gen, train, ana = config["generation"], config["training"], config["analyses"]
     per_image = seconds_per_image(gen)
     rows, runs = [], 0
@@ -251,9 +253,10 @@ def main() -> None:
         estimate = gpu_hours(merged_config(configfiles), counts)
         lines += [
             "",
-            (f"GPU-hour estimate (A100; UNet {UNET_STEPS_PER_S:.0f} steps/s incl. guidance, "
-             f"VAE {VAE_S_PER_IMAGE} s/image, ResNet-50 {TRAIN_IMAGES_PER_S:.0f} img/s training, "
-             f"{EVAL_IMAGES_PER_S:.0f} img/s evaluation; dataset sizes as reported by DomainBed)"),
+            (f"GPU-hour estimate (one H200, measured 2026-12-04: generation {GEN_IMAGES_PER_S} "
+             f"images/s at {GEN_MEASURED_STEPS} steps, eager, end to end; ResNet-50 "
+             f"{TRAIN_IMAGES_PER_S:.0f} img/s training; {EVAL_IMAGES_PER_S:.0f} img/s evaluation "
+             "assumed; dataset sizes as reported by DomainBed)"),
             "",
             "| stage | dataset | counted | GPU hours |",
             "| --- | --- | --- | ---: |",
@@ -266,7 +269,7 @@ def main() -> None:
             "",
             "Generation jobs per dataset (a job: one shard of a source domain's training images)",
             "",
-            "| dataset | shards | generate jobs | images per job, mean / max | A100 hours per job, mean / max |",
+            "| dataset | shards | generate jobs | images per job, mean / max | H200 hours per job, mean / max |",
             "| --- | ---: | ---: | ---: | ---: |",
             *(f"| {ds} | {shards} | {jobs:,} | {images} | {hours} |"
               for ds, shards, jobs, images, hours in generation_jobs(merged_config(configfiles), counts)),
