@@ -11,6 +11,7 @@ device and run every forward pass with the weights and the inputs on it: a missi
 from __future__ import annotations
 
 import logging
+import math
 import runpy
 import sys
 from collections.abc import Iterator, Mapping
@@ -229,7 +230,12 @@ def filter_scorer_job(toy_split: Path) -> Job:
 
 def test_filter_scorer(run_script, toy_split: Path) -> None:
     record = run_script("filter_scorer.py", filter_scorer_job(toy_split))
-    assert sum(c.module == "Classifier" for c in record.calls) == 4  # 16 images, batches of 4
+    table = pd.read_csv(toy_split)
+    val = int(((table["domain"] != "c") & (table["split"] == "val")).sum())
+    assert val > 0
+    # 16 training images in batches of 4, then the validation split's accuracy pass
+    val_batches = math.ceil(val / config_block("filtering")["eval_batch_size"])
+    assert sum(c.module == "Classifier" for c in record.calls) == 4 + val_batches
     assert_all_on_meta(record, "Classifier")
     rows = pd.read_csv(toy_split.parent / "scorer_rows.csv")
     assert "c" not in set(rows["domain"]) and set(rows["split"]) == {"train"}

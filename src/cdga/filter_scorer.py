@@ -10,8 +10,8 @@ Two kinds, chosen by the config's ``filtering.scorer.weights``:
   linear probe. The backbone (the study's ImageNet ResNet-50) stays frozen; its features of the
   real images (ImageNet-normalised) are computed once, in batches, and only a linear head is
   trained on them (Adam, ``epochs``, ``batch_size``, ``lr``; no augmentation). This is the
-  paper's scorer: DomainNet's 345 classes are far beyond what a small CNN learns from a few
-  thousand images.
+  paper's scorer: hundreds of classes (the paper's largest dataset has 345) are far beyond
+  what a small CNN learns from a few thousand images.
 
 Both train on ``cdga.filtering.scorer_rows``.
 """

@@ -11,7 +11,7 @@ of the pairs the filtered methods train on; ``decide`` keeps or drops each by th
 - ``top_share``: keep the given share of each (pair, rep) with the highest such probability,
   so every scale level keeps that share;
 - ``class_share`` (the default): keep the given share of each (pair, class, rep) with the
-  highest such probability. It is relative, so a weak scorer at many classes (DomainNet's 345)
+  highest such probability. It is relative, so a weak scorer at many classes (hundreds)
   still keeps that share of every class of every pair, where a fixed threshold may keep none.
 
 Assembly then trains on ``kept`` rows only; ``kept_shares`` summarises per pair and per class.
