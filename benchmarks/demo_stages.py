@@ -1,8 +1,8 @@
 """Wall and CPU time per stage of a finished study, from Snakemake's benchmark files.
 
-Every rule writes ``results/benchmarks/<stage>/<rule>_<wildcards>.tsv`` (``benchmark:``).
+Every rule writes ``results/benchmarks/<rule>/<wildcards>.tsv`` (``benchmark:``, cdga.layout).
 A file's modification time is its job's end, minus its ``s`` column its start; so the table
-gives, per stage and for the whole run, the jobs, their summed wall and CPU seconds and the
+gives, per rule and for the whole run, the jobs, their summed wall and CPU seconds and the
 wall-clock span from the first start to the last end. Jobs of one stage overlap with each other
 (and with other stages) on a machine with several cores, so spans do not add up to the total.
 Usage: python demo_stages.py [--results ../results] [--out FILE]
@@ -20,9 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def stage_of(path: Path, root: Path) -> str:
-    """The stage folder of a benchmark file; generation quality apart from generation."""
-    stage = path.relative_to(root).parts[0]
-    return "generation_quality" if path.name.startswith("generation_quality") else stage
+    """The rule of a benchmark file (cdga.layout: ``<rule>.tsv`` or ``<rule>/<wildcards>.tsv``)."""
+    return path.relative_to(root).parts[0].removesuffix(".tsv")
 
 
 def job_times(root: Path) -> pd.DataFrame:
