@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ready GPU check (at most 8 minutes on one GPU). Its steps, each with its own time limit
 # (they add up to 480 s), sized from the H200 timings of 2026-12-04
-# (../shared/measurements/2026-12-04-h200: sd15 at 4.3 images/s eager, 6.1 compiled, first
+# (benchmarks/results/2026-12-04-h200: sd15 at 4.3 images/s eager, 6.1 compiled, first
 # compile 42 s; the study 84 s; the old 40-step x 512-image training step did not fit in 80 s):
 #   1. generation throughput at the paper's settings with the chosen combination (the config's
 #      defaults: UNet compiled on CUDA, padded last batch, uint8 decoding on the device, writer

@@ -1,7 +1,7 @@
 """Execution levers of the generation job: compile, compile cache, memory format, attention
 backend and the writer pool's size. Speed only: none of them enters a rule's params.
 
-Measured on one H200 (../shared/measurements/2026-12-04-h200/levers_sd15_cuda.txt, SD v1.5
+Measured on one H200 (benchmarks/results/2026-12-04-h200/levers_sd15_cuda.txt, SD v1.5
 architecture, fp16, batch 16): ``torch.compile`` of the UNet 6.10 against 4.28 images/s
 (+44 %, first call 42 s, within 2 grey levels); channels-last 4.23 against contiguous 4.68
 images/s in eager. So ``auto`` compiles on CUDA, and eager runs contiguous. The other levers
