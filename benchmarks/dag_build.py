@@ -27,8 +27,8 @@ from pathlib import Path
 import yaml
 from _env import emit, header
 
-from cdga import methods
-from cdga.registry import domains
+from cdga.core import methods
+from cdga.core.registry import domains
 
 REPO = Path(__file__).resolve().parents[1]
 LIMIT_S = 30.0

@@ -1,6 +1,6 @@
 """Wall and CPU time per stage of a finished study, from Snakemake's benchmark files.
 
-Every rule writes ``results/benchmarks/<rule>/<wildcards>.tsv`` (``benchmark:``, cdga.layout).
+Every rule writes ``results/benchmarks/<rule>/<wildcards>.tsv`` (``benchmark:``, cdga.core.layout).
 A file's modification time is its job's end, minus its ``s`` column its start; so the table
 gives, per rule and for the whole run, the jobs, their summed wall and CPU seconds and the
 wall-clock span from the first start to the last end. Jobs of one stage overlap with each other
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def stage_of(path: Path, root: Path) -> str:
-    """The rule of a benchmark file (cdga.layout: ``<rule>.tsv`` or ``<rule>/<wildcards>.tsv``)."""
+    """The rule of a benchmark file (cdga.core.layout: ``<rule>.tsv`` or ``<rule>/<wildcards>.tsv``)."""
     return path.relative_to(root).parts[0].removesuffix(".tsv")
 
 

@@ -28,17 +28,19 @@ import yaml
 from _env import emit, header
 from PIL import Image, ImageOps
 
-from cdga import datasets, demo_digits, methods
-from cdga.io import write_csv
-from cdga.shards import png_bytes, write_tar
+from cdga.core import methods
+from cdga.core.io import write_csv
+from cdga.data import datasets, demo_digits
+from cdga.data.shards import png_bytes, write_tar
 
 REPO = Path(__file__).resolve().parents[1]
 SCORER = """
 import json, torch
 torch.set_num_threads({threads})
 import pandas as pd
-from cdga import filtering, filter_scorer
-from cdga.networks import save_model
+from cdga.filtering import keep as filtering
+from cdga.filtering import scorer as filter_scorer
+from cdga.training.networks import save_model
 opts = json.loads({opts!r})
 split = pd.read_csv({split!r})
 rows = filtering.scorer_rows(split, "photo", opts["max_real_per_domain"], opts["seed"])
@@ -51,8 +53,9 @@ FILTER = """
 import json, torch
 torch.set_num_threads({threads})
 import pandas as pd
-from cdga import filtering, filter_scorer
-from cdga.assembly import read_synthetic
+from cdga.filtering import keep as filtering
+from cdga.filtering import scorer as filter_scorer
+from cdga.training.assembly import read_synthetic
 split = pd.read_csv({split!r})
 synthetic = read_synthetic(json.loads({manifests!r}))
 model, resolution = filter_scorer.load({model!r})

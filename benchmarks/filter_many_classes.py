@@ -3,14 +3,14 @@
 A learnable fixture with CLASSES = 12 colours x 10 shapes = 120 classes over four domains that
 differ in style (white, black or noisy background, or the shape's outline only), ``--per``
 images per (domain, class), split 80/20 as the study splits (train/val). Test domain
-``outline``; the scorer trains on the other domains' training split (``cdga.filtering
+``outline``; the scorer trains on the other domains' training split (``cdga.filtering.keep
 .scorer_rows``), as rule filter_scorer does, and is validated on their validation split.
 
 "Synthetic" images per cross-domain pair of the training domains, one per real training image
 of the source domain: with probability ``--bad`` a *class-changing* image (another class drawn
 in the target style: what a filter should drop), otherwise the source's class redrawn in the
 target style at another position and size (class-preserving). Each is scored with
-``cdga.filter_scorer.score`` from a tar shard, and each keep rule (``cdga.filtering.decide``)
+``cdga.filtering.scorer.score`` from a tar shard, and each keep rule (``cdga.filtering.keep.decide``)
 reports the kept share, the share of the class-changing images among the kept ones, and the
 recall of the class-preserving ones.
 
@@ -36,9 +36,9 @@ from _env import emit, header
 from PIL import Image, ImageDraw
 from torchvision.models import resnet50
 
-from cdga import filter_scorer as scorer
-from cdga import filtering
-from cdga.shards import png_bytes, write_tar
+from cdga.data.shards import png_bytes, write_tar
+from cdga.filtering import keep as filtering
+from cdga.filtering import scorer
 
 COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
            (145, 30, 180), (70, 240, 240), (240, 50, 230), (128, 128, 0), (0, 128, 128),

@@ -2,8 +2,8 @@
 
 Every setting generates the same seeded sample of source images (``--per-pair`` per ordered
 cross-domain pair of DemoDigits, the same sources, guides, weights and seeds for every setting)
-through the production path (``cdga.generation.generate_shard``, batches of
-``generation.batch_size``), and ``cdga.generation_quality`` scores them with one pair of
+through the production path (``cdga.generation.generate.generate_shard``, batches of
+``generation.batch_size``), and ``cdga.generation.quality`` scores them with one pair of
 classifiers trained on the real images: in the target domain, class kept, near-duplicates.
 UNet evaluations are counted by a forward hook (rows through the UNet per image: two per
 denoising step under classifier-free guidance). Differences to today's setting
@@ -34,8 +34,9 @@ import torch
 import yaml
 from _env import emit, header
 
-from cdga import generation, ldm
-from cdga import generation_quality as gq
+from cdga.generation import generate as generation
+from cdga.generation import ldm
+from cdga.generation import quality as gq
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "DemoDigits"

@@ -3,11 +3,11 @@
 Both pipelines carry the same random weights (weights do not change the speed), saved with
 ``save_pretrained`` and loaded back:
 
-* pipeline only: ``cdga.ldm.load_pipeline`` as a job loads it (half precision on a GPU, float32
+* pipeline only: ``cdga.generation.ldm.load_pipeline`` as a job loads it (half precision on a GPU, float32
   on the CPU; the UNet compiled where ``--compile`` resolves on, channels-last then, contiguous
-  in eager: ``cdga.accel``), ``--batch-size`` images per call with per-image seeds, inputs
-  prepared beforehand (``cdga.generation.run_pipeline``: uint8 pixels decoded on the device);
-* end to end: ``cdga.generation.generate_shard`` over a plan of source images on disk, as a
+  in eager: ``cdga.generation.accel``), ``--batch-size`` images per call with per-image seeds, inputs
+  prepared beforehand (``cdga.generation.generate.run_pipeline``: uint8 pixels decoded on the device);
+* end to end: ``cdga.generation.generate.generate_shard`` over a plan of source images on disk, as a
   generation job runs it: reading and preparing the sources, the pipeline, PNG encoding, batch
   tars, the shard and its manifest; overlapped (``--workers`` threads, auto: the node's cores)
   and serial (0);
@@ -17,7 +17,7 @@ Both pipelines carry the same random weights (weights do not change the speed), 
 ``--arch sd15`` is Stable Diffusion v1.5's (UNet 860 M, VAE 84 M, CLIP ViT-L/14 text encoder) at
 the paper settings (512 px, 50 steps, strength 0.6, guidance 7.5). On CUDA the UNet's own rate
 is also timed and set against the GPU's dense bf16 peak. ``--levers [NAMES]`` measures instead
-each lever of ``cdga.accel`` alone against the eager base: the fp16 weight variant (bytes and
+each lever of ``cdga.generation.accel`` alone against the eager base: the fp16 weight variant (bytes and
 seconds to load), channels-last in eager, each SDPA backend, the float output copied against
 uint8 decoding on the device, the host syncs per call, and torch.compile of the UNet
 (contiguous and channels-last), of the UNet and VAE, and in other Inductor modes (each with its
@@ -47,9 +47,9 @@ from diffusers import (
 from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from cdga import accel, demo_ldm, ldm
-from cdga.device import resolve
-from cdga.generation import (
+from cdga.core.device import resolve
+from cdga.generation import accel, demo_ldm, ldm
+from cdga.generation.generate import (
     GenerationParams,
     generate_shard,
     plan_shard,
@@ -372,7 +372,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--resolution", type=int)
     parser.add_argument("--workers", default="auto", type=lambda v: v if v == "auto" else int(v),
-                        help="generate_shard's threads (end to end; auto: cdga.accel.writer_workers)")
+                        help="generate_shard's threads (end to end; auto: cdga.generation.accel.writer_workers)")
     parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
                         help="the throughput paths: compile the UNet (auto: on CUDA), as a job does")
     parser.add_argument("--compile-backend", default="inductor", help="'eager': Dynamo's trace only (CPU checks)")

@@ -103,9 +103,9 @@ def job_families() -> list[tuple[str, str, str]]:
 def write_manifests(root: Path, split: pd.DataFrame) -> dict[Path, pd.DataFrame]:
     """One generation manifest per (variant, pair, rep, shard), the generate rule's columns;
     returns each path's rows."""
-    from cdga.assembly import synthetic_manifest_path
-    from cdga.generation import MANIFEST_COLUMNS
-    from cdga.io import write_csv
+    from cdga.core.io import write_csv
+    from cdga.generation.generate import MANIFEST_COLUMNS
+    from cdga.training.assembly import synthetic_manifest_path
 
     train = split[split["split"] == "train"]
     written = {}
@@ -135,7 +135,7 @@ def write_manifests(root: Path, split: pd.DataFrame) -> dict[Path, pd.DataFrame]
 
 def job_manifests(paths: list[Path]) -> list[Path]:
     """The manifests the measured training job reads (its method's pairs, reps < LEVEL)."""
-    from cdga import methods
+    from cdga.core import methods
 
     pairs = {f"{s}--{t}" for s, t in methods.synthetic_pairs(JOB_METHOD, list(DOMAIN_IMAGES), JOB_TEST_ENV)}
     variant = methods.method(JOB_METHOD).variant
@@ -145,7 +145,7 @@ def job_manifests(paths: list[Path]) -> list[Path]:
 
 def write_shards(manifests: list[Path]) -> None:
     """The job's tar shards, one 1-byte member per manifest row."""
-    from cdga.shards import write_tar
+    from cdga.data.shards import write_tar
 
     for path in manifests:
         members = pd.read_csv(path, usecols=["member"])["member"]
@@ -156,8 +156,9 @@ def write_decisions(root: Path, manifests: dict[Path, pd.DataFrame]) -> list[Pat
     """A keep list per (variant, test domain): every image of the pairs its filtered method
     trains on, reps below its highest scale level (paper.yaml: 1; filtered methods are not in
     scaling.methods), with a seeded source-class probability and keep flag."""
-    from cdga import filtering, methods
-    from cdga.io import write_csv
+    from cdga.core import methods
+    from cdga.core.io import write_csv
+    from cdga.filtering import keep as filtering
 
     out = []
     rng = np.random.default_rng(0)
@@ -178,7 +179,8 @@ def write_decisions(root: Path, manifests: dict[Path, pd.DataFrame]) -> list[Pat
 
 def write_runs(root: Path, runs: int) -> Path:
     """``runs`` results.jsonl files of DomainNet-shaped records under root/train."""
-    from cdga import domainbed, registry, selection
+    from cdga.core import registry
+    from cdga.training import domainbed, selection
 
     domains = registry.domains(DATASET)
     envs = domainbed.environments(DATASET, domains)
@@ -211,8 +213,8 @@ def write_runs(root: Path, runs: int) -> Path:
 # ---------------------------------------------------------------- stages (child processes)
 
 def stage_split(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import datasets
-    from cdga.io import write_csv
+    from cdga.core.io import write_csv
+    from cdga.data import datasets
 
     table = datasets.split_by_domain(pd.read_csv(root / "listing.csv"), HOLDOUT, 0)
     write_csv(root / "split_out.csv", table)
@@ -220,8 +222,9 @@ def stage_split(root: Path, _: argparse.Namespace) -> dict:
 
 
 def stage_assemble(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import assembly, methods
-    from cdga.io import write_csv
+    from cdga.core import methods
+    from cdga.core.io import write_csv
+    from cdga.training import assembly
 
     split = pd.read_csv(root / "split.csv")
     paths = [Path(p) for p in (root / "job_manifests.txt").read_text().split()]
@@ -234,7 +237,7 @@ def stage_assemble(root: Path, _: argparse.Namespace) -> dict:
 
 
 def stage_filter_summary(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import filtering
+    from cdga.filtering import keep as filtering
 
     pairs, classes, candidates, n = [], [], [], 0
     for path in sorted((root / "results" / "filter").rglob("*.csv")):
@@ -252,7 +255,7 @@ def _all_manifests(root: Path) -> list[Path]:
 
 
 def stage_gq_sample(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import generation_quality as gq
+    from cdga.generation import quality as gq
 
     paths = _all_manifests(root)
     sample, grid = gq.read_sample(paths, MAX_PER_PAIR, 0)
@@ -261,7 +264,7 @@ def stage_gq_sample(root: Path, _: argparse.Namespace) -> dict:
 
 
 def stage_gq_read_all(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import generation_quality as gq
+    from cdga.generation import quality as gq
 
     manifest = gq.read_manifests(_all_manifests(root))
     sample = gq.capped(manifest, gq.PAIR_KEYS, MAX_PER_PAIR, 0)
@@ -291,7 +294,7 @@ class _TouchEveryRow:
 def stage_loader(root: Path, args: argparse.Namespace) -> dict:
     import torch
 
-    from cdga import data
+    from cdga.training import loader as data
 
     manifest = pd.read_csv(root / "job.csv", keep_default_na=False)
     rows = manifest[manifest["role"] == "train"].reset_index(drop=True)
@@ -309,7 +312,7 @@ def stage_loader(root: Path, args: argparse.Namespace) -> dict:
 
 
 def stage_tables(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import tables
+    from cdga.report import tables
 
     acc = tables.collect(sorted((root / "train").glob("*/*/*/scale*/trial*/results.jsonl")))
     md, _ = tables.accuracy_tables(acc, {DATASET: list(DOMAIN_IMAGES)}, sorted(set(acc["method"])))
@@ -317,7 +320,7 @@ def stage_tables(root: Path, _: argparse.Namespace) -> dict:
 
 
 def stage_export(root: Path, _: argparse.Namespace) -> dict:
-    from cdga import domainbed
+    from cdga.training import domainbed
 
     out = root / "sweep"
     shutil.rmtree(out, ignore_errors=True)
@@ -434,8 +437,8 @@ def main() -> None:
             root = Path(tmp) / f"f{fraction:g}"
             print(f"fraction {fraction:g}: synthesising", file=sys.stderr, flush=True)
             start = time.perf_counter()
-            from cdga import datasets
-            from cdga.io import write_csv
+            from cdga.core.io import write_csv
+            from cdga.data import datasets
 
             listed = listing(fraction)
             write_csv(root / "listing.csv", listed)

@@ -16,7 +16,7 @@ import numpy as np
 from _env import emit, header
 from PIL import Image
 
-from cdga.shards import TarShard, png_bytes, write_tar
+from cdga.data.shards import TarShard, png_bytes, write_tar
 
 
 def make_images(n: int, size: int) -> list[tuple[str, bytes]]:

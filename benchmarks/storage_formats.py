@@ -3,11 +3,11 @@ generation-quality rates, on the demo and at 512 px.
 
 * Demo: the trained demo LDM generates PG and IG images at today's settings
   (config/config.yaml) for ``--per-pair`` seeded sources per ordered pair, through
-  ``cdga.generation.generate_shard`` as PNG. Encoding is the last step of a job, so each lossy
+  ``cdga.generation.generate.generate_shard`` as PNG. Encoding is the last step of a job, so each lossy
   shard holds exactly what a job with that format writes: the same images through
-  ``cdga.shards.image_bytes``. Each shard is read through the training loader
-  (``cdga.data.ImageRows`` + DataLoader, the demo's training transform at its resolution) and
-  scored by ``cdga.generation_quality`` (one pair of classifiers trained on the real images).
+  ``cdga.data.shards.image_bytes``. Each shard is read through the training loader
+  (``cdga.training.loader.ImageRows`` + DataLoader, the demo's training transform at its resolution) and
+  scored by ``cdga.generation.quality`` (one pair of classifiers trained on the real images).
 * 512 px: (a) Stable Diffusion v1.5's architecture with random weights (img2img from the photos
   below at 512 px): its images are noise-like, far less compressible than a trained model's,
   so its bytes are an upper bound; (b) scikit-image's bundled colour photographs, centre-cropped
@@ -39,9 +39,11 @@ from generation_throughput import sd15_components
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from cdga import data, demo_ldm, generation, ldm
-from cdga import generation_quality as gq
-from cdga.shards import TarShard, image_bytes, write_tar
+from cdga.data.shards import TarShard, image_bytes, write_tar
+from cdga.generation import demo_ldm, ldm
+from cdga.generation import generate as generation
+from cdga.generation import quality as gq
+from cdga.training import loader as data
 
 REPO = Path(__file__).resolve().parents[1]
 FORMATS = [("png", None), ("jpeg", 75), ("jpeg", 90), ("jpeg", 95), ("webp", 75), ("webp", 90)]

@@ -1,7 +1,7 @@
 """CPU time of one demo training job, the number the demo's training budget is sized from.
 
 Builds DemoDigits in a scratch folder, assembles the erm manifest of one test domain and runs
-``cdga.train`` as a fresh Python process per setting (so the start-up cost is included), with
+``cdga.training.train`` as a fresh Python process per setting (so the start-up cost is included), with
 the demo's training config and the same config at 32 px (the baseline it was chosen over).
 Reports wall and CPU seconds per job, the import start-up alone, the test accuracy reached,
 and the demo's projected training time on 2 cores. The load average is printed: on a shared
@@ -25,13 +25,14 @@ import pandas as pd
 import yaml
 from _env import emit, header
 
-from cdga import assembly, datasets, demo_digits
+from cdga.data import datasets, demo_digits
+from cdga.training import assembly
 
 REPO = Path(__file__).resolve().parents[1]
 JOB = """
 import json, sys, torch
 torch.set_num_threads({threads})
-from cdga import train
+from cdga.training import train
 records = train.train({manifest!r}, {out!r}, dataset="DemoDigits", method="erm",
                       test_env="photo", level=0, trial=0, cfg=json.loads({cfg!r}),
                       holdout_fraction={holdout!r})
@@ -72,7 +73,7 @@ def main() -> None:
         split = datasets.index_dataset(tmp, "DemoDigits", None, holdout, config["split"]["seed"])
         manifest = tmp / "erm.csv"
         assembly.assemble(split, "photo").to_csv(manifest, index=False)
-        wall, cpu, _ = run("import torch, torchvision, pandas, cdga.train")
+        wall, cpu, _ = run("import torch, torchvision, pandas, cdga.training.train")
         lines.append(f"python + torch start-up alone: wall {wall:.1f} s, cpu {cpu:.1f} s")
         rows = []
         for name, c in settings.items():

@@ -4,14 +4,14 @@ The paper config's training step: the backbone (ResNet-50, random weights) at it
 ``batch_size`` images per training domain (3 domains), half real and half synthetic
 (``synthetic_ratio``), DomainBed's augmentation, Adam; AMP and channels_last on CUDA.
 
-* end to end: the project's input pipeline as ``cdga.train`` builds it (``ImageRows`` over real
+* end to end: the project's input pipeline as ``cdga.training.train`` builds it (``ImageRows`` over real
   JPEG files and synthetic PNG members of tar shards read in place, ``StepSampler``,
   ``DataLoader`` with ``--workers`` processes) feeding the step;
 * loader only: the same DataLoader drawn without a step (can it feed the step?);
 * compute only: the same step on one minibatch already on the device.
 
 The loader's execution settings are the config's (``--prefetch-factor`` overrides): pinned
-memory on CUDA, persistent workers, the prefetch depth (``cdga.data.loader_options``).
+memory on CUDA, persistent workers, the prefetch depth (``cdga.training.loader.loader_options``).
 
 Images are random noise at the sizes the study meets (real 256 px JPEG, synthetic 512 px PNG
 from Stable Diffusion); decoding cost does not depend on content much.
@@ -34,10 +34,11 @@ from _env import emit, header
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from cdga import algorithms, data, train
-from cdga.device import resolve
-from cdga.networks import Classifier
-from cdga.shards import png_bytes, write_tar
+from cdga.core.device import resolve
+from cdga.data.shards import png_bytes, write_tar
+from cdga.training import algorithms, train
+from cdga.training import loader as data
+from cdga.training.networks import Classifier
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAINS = ("art_painting", "cartoon", "photo")

@@ -7,7 +7,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from cdga.networks import Classifier
+from cdga.training.networks import Classifier
 
 
 def toy_images(n: int, seed: int, shift: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "src"))  # this checkout's library, also when run 
 
 from sd_pipeline import save_tiny_pipeline
 
-from cdga.registry import domains
+from cdga.core.registry import domains
 
 CONFIGS = (REPO / "config" / "paper.yaml", REPO / "config" / "test_paper.yaml")
 CLASSES = {"OfficeHome": ("Alarm_Clock", "Flip_Flops"), "VLCS": ("bird", "car")}

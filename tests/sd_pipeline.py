@@ -9,7 +9,13 @@ import torch
 from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
 from toy_dataset import TINY_CLASSES
 
-from cdga.demo_ldm import SD_SCHEDULER, build_text_encoder, build_tokenizer, build_unet, build_vae
+from cdga.generation.demo_ldm import (
+    SD_SCHEDULER,
+    build_text_encoder,
+    build_tokenizer,
+    build_unet,
+    build_vae,
+)
 
 SETTINGS = {
     "descriptions": {"photo": "a photo", "sketch": "a pencil sketch"},

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, ImageOps
 
-from cdga import layout
-from cdga.io import write_csv
-from cdga.shards import png_bytes, write_tar
+from cdga.core import layout
+from cdga.core.io import write_csv
+from cdga.data.shards import png_bytes, write_tar
 
 
 def write_shard(tar: Path, split_table: pd.DataFrame, variant: str, src: str, tgt: str,
@@ -47,7 +47,7 @@ def write_shard(tar: Path, split_table: pd.DataFrame, variant: str, src: str, tg
 
 def make_shard(workdir: Path, split_table: pd.DataFrame, dataset: str, variant: str,
                src: str, tgt: str, rep: int, shard: int = 0) -> Path:
-    """The shard of pair src->tgt where the workflow puts it (cdga.layout) under ``workdir``;
+    """The shard of pair src->tgt where the workflow puts it (cdga.core.layout) under ``workdir``;
     returns its manifest path."""
     tar = workdir / layout.synthetic_shard(dataset, variant, src, tgt, rep, shard)
     return write_shard(tar, split_table, variant, src, tgt, rep)

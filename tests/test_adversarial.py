@@ -6,7 +6,7 @@ import pytest
 import torch
 from classifiers import accuracy, toy_images, trained_classifier
 
-from cdga.adversarial import Normalized, fgsm, pgd, robust_accuracy
+from cdga.analyses.adversarial import Normalized, fgsm, pgd, robust_accuracy
 
 EPS = [0.0, 2 / 255, 8 / 255, 32 / 255, 96 / 255]
 

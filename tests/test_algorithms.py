@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from cdga import algorithms, methods
-from cdga.networks import Classifier
+from cdga.core import methods
+from cdga.training import algorithms
+from cdga.training.networks import Classifier
 
 DOMAINS = ["photo", "art_painting", "cartoon", "sketch"]
 

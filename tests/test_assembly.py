@@ -7,7 +7,8 @@ import pytest
 from synthetic_shards import make_pairs
 from toy_dataset import split_table
 
-from cdga import assembly, methods
+from cdga.core import methods
+from cdga.training import assembly
 
 DOMAINS = ["a", "b", "c"]
 

@@ -70,8 +70,8 @@ def test_schema_file_is_what_validate_reads(tmp_path: Path) -> None:
 
 
 def test_every_scheduler_and_image_format_the_code_offers_is_valid() -> None:
-    from cdga.schedulers import SCHEDULERS
-    from cdga.shards import IMAGE_FORMATS
+    from cdga.core.schedulers import SCHEDULERS
+    from cdga.data.shards import IMAGE_FORMATS
 
     for scheduler, image_format in zip(SCHEDULERS, [*IMAGE_FORMATS] * 2, strict=False):
         validate(merged({"generation": {"scheduler": scheduler, "image_format": image_format}}), SCHEMA)

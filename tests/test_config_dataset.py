@@ -10,7 +10,8 @@ import pytest
 from study import TEST_CONFIG, merged, overlay, planned_jobs, run
 from toy_dataset import write_image
 
-from cdga import config, methods, registry
+from cdga import config
+from cdga.core import methods, registry
 
 NAME = "Scans-2"
 DOMAINS = ("ward_a", "ward_b", "ward_c")

@@ -10,8 +10,10 @@ from PIL import Image
 from synthetic_shards import make_pairs
 from toy_dataset import split_table
 
-from cdga import assembly, data, methods
-from cdga.shards import IMAGE_FORMATS, image_bytes, write_tar
+from cdga.core import methods
+from cdga.data.shards import IMAGE_FORMATS, image_bytes, write_tar
+from cdga.training import assembly
+from cdga.training import loader as data
 
 
 def test_step_sampler_is_a_function_of_seed_and_step() -> None:
@@ -43,7 +45,7 @@ def test_split_counts() -> None:
 
 
 def test_minibatches_mix_real_and_synthetic_by_ratio(tiny_dataset: Path) -> None:
-    from cdga.train import _streams
+    from cdga.training.train import _streams
 
     table = split_table(tiny_dataset)
     pairs = methods.synthetic_pairs("cdga_pg", ["a", "b", "c"], "c")

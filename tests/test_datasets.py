@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cdga.datasets import DatasetError, index_dataset, list_images, split_by_domain
+from cdga.data.datasets import DatasetError, index_dataset, list_images, split_by_domain
 
 
 def test_lists_every_image_with_shared_classes(tiny_dataset: Path) -> None:

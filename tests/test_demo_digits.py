@@ -7,9 +7,9 @@ import pandas as pd
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from cdga import demo_digits
-from cdga.datasets import list_images
-from cdga.registry import DEMO_CLASSES
+from cdga.core.registry import DEMO_CLASSES
+from cdga.data import demo_digits
+from cdga.data.datasets import list_images
 
 DESCRIPTIONS = {"photo": "a photo", "art_painting": "an oil painting",
                 "cartoon": "a cartoon", "sketch": "a pencil sketch"}

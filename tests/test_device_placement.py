@@ -1,7 +1,7 @@
 """Every GPU rule computes on the configured device: its model and its batches go there.
 
 Each test runs a GPU rule's real script (workflow/scripts/) in this process on tiny inputs,
-with a stand-in Snakemake object whose config names a device, and ``cdga.device.resolve``
+with a stand-in Snakemake object whose config names a device, and ``cdga.core.device.resolve``
 answering torch's meta device for it (tests/meta_device.py). The stage must read the config's
 device and run every forward pass with the weights and the inputs on it: a missing
 ``.to(device)`` leaves weights or inputs on the CPU, which the record of module calls shows
@@ -32,9 +32,12 @@ from study import training_config
 from synthetic_shards import make_shard
 from toy_dataset import split_table, tiny_split_table
 
-from cdga import assembly, device, filtering, hparams, probe
-from cdga.io import write_csv
-from cdga.networks import Classifier, save_model
+from cdga.analyses import probe
+from cdga.core import device, hparams
+from cdga.core.io import write_csv
+from cdga.filtering import keep as filtering
+from cdga.training import assembly
+from cdga.training.networks import Classifier, save_model
 
 SCRIPTS = REPO / "workflow" / "scripts"
 CONFIGURED = "cuda:3"  # what the stand-in config names; resolve answers the meta device for it
@@ -97,7 +100,7 @@ def run_script(monkeypatch: pytest.MonkeyPatch) -> Iterator:
 # ---------------------------------------------------------------- the config value
 def test_resolve_auto_cpu_and_visible_gpus(monkeypatch: pytest.MonkeyPatch,
                                            caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="cdga.device")
+    caplog.set_level("INFO", logger="cdga.core.device")
     assert device.resolve("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert device.resolve("auto") == torch.device("cpu")

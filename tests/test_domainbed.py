@@ -1,4 +1,4 @@
-"""DomainBed's record fields in results.jsonl and the sweep-folder export (cdga.domainbed)."""
+"""DomainBed's record fields in results.jsonl and the sweep-folder export (cdga.training.domainbed)."""
 
 import json
 from pathlib import Path
@@ -8,8 +8,9 @@ import pytest
 from study import training_config
 from toy_dataset import write_image
 
-from cdga import assembly, datasets, domainbed, selection, train
-from cdga.registry import DATASETS
+from cdga.core.registry import DATASETS
+from cdga.data import datasets
+from cdga.training import assembly, domainbed, selection, train
 
 ENVS = DATASETS["DemoDigits"].domains  # photo, art_painting, cartoon, sketch: not alphabetical
 

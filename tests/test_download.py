@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 from toy_dataset import write_image
 
-from cdga import download
-from cdga.download import DownloadError, Source, fetch, prepare
-from cdga.registry import domains
+from cdga.core.registry import domains
+from cdga.data import download
+from cdga.data.download import DownloadError, Source, fetch, prepare
 
 CLASSES = ("dog", "horse")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cdga.download import Source, prepare
-from cdga.registry import DATASETS
-from cdga.terra_incognita import AnnotationError, convert_terra_incognita
+from cdga.core.registry import DATASETS
+from cdga.data.download import Source, prepare
+from cdga.data.terra_incognita import AnnotationError, convert_terra_incognita
 
 KEPT = (DATASETS["TerraIncognita"].domains, DATASETS["TerraIncognita"].classes)
 

@@ -10,8 +10,8 @@ import pandas as pd
 from study import overlay, planned_jobs, run
 from toy_dataset import write_image
 
-from cdga import layout
-from cdga.registry import domains
+from cdga.core import layout
+from cdga.core.registry import domains
 
 
 def pacs_config(tmp_path: Path, root: Path, url: str) -> Path:

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from classifiers import toy_images, trained_classifier
 
-from cdga.embedding import extract_features, tsne_2d
+from cdga.analyses.embedding import extract_features, tsne_2d
 
 
 def test_features_are_the_penultimate_layer() -> None:

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from cdga import figures
+from cdga.report import figures
 
 METHODS = ["erm", "cdga_pg"]
 

@@ -1,4 +1,4 @@
-"""The filter stage (cdga.filtering, cdga.filter_scorer): the keep rule on known scores, the
+"""The filter stage (cdga.filtering.keep, cdga.filtering.scorer): the keep rule on known scores, the
 leakage guard over the scorer's training rows, the keep list in assembly, the scorer on real
 shards, the shares and the examples figure."""
 
@@ -13,8 +13,11 @@ from PIL import Image
 from synthetic_shards import make_pairs, make_shard
 from toy_dataset import split_table
 
-from cdga import assembly, figures, filtering, methods
-from cdga import filter_scorer as scorer
+from cdga.core import methods
+from cdga.filtering import keep as filtering
+from cdga.filtering import scorer
+from cdga.report import figures
+from cdga.training import assembly
 
 DOMAINS = ["a", "b", "c"]
 SCORER = {"backbone": "small_cnn", "resolution": 8, "epochs": 2, "batch_size": 8, "lr": 1e-3,
@@ -226,7 +229,7 @@ def test_scorer_scores_shards_in_place_whatever_the_batch(toy) -> None:
 
 def make_copies(tar: Path, rows: pd.DataFrame) -> pd.DataFrame:
     """A shard holding the images of ``rows`` unchanged; its manifest rows."""
-    from cdga.shards import png_bytes, write_tar
+    from cdga.data.shards import png_bytes, write_tar
 
     members = []
     for k, path in enumerate(rows["path"]):
@@ -293,7 +296,7 @@ def test_shares_per_pair_and_class_and_the_figure_of_two_datasets_one_ig_only(to
 
 
 def test_accuracy_tables_show_each_filtered_row_after_its_twin() -> None:
-    from cdga import tables
+    from cdga.report import tables
 
     names = ["erm", "cdga_pg", "cdga_ig", "cdga_pg_filtered", "cdga_ig_filtered"]
     acc = pd.DataFrame([{"dataset": "D", "method": m, "test_env": "a", "trial": t,
@@ -346,7 +349,7 @@ def test_linear_probe_trains_only_a_head_on_the_frozen_resnet50(toy, tmp_path: P
 
 # ---------------------------------------------------------------- nothing kept: train, tables
 def test_a_domain_with_nothing_kept_trains_on_its_real_images_only() -> None:
-    from cdga import train
+    from cdga.training import train
 
     manifest = pd.DataFrame({"role": "train", "domain": ["a", "a", "a", "b", "b"],
                              "origin": ["real", "real", "synthetic", "real", "real"]})
@@ -358,7 +361,7 @@ def test_a_domain_with_nothing_kept_trains_on_its_real_images_only() -> None:
 
 
 def test_the_tables_note_names_the_filtered_runs_with_nothing_kept() -> None:
-    from cdga import tables
+    from cdga.report import tables
 
     empty = pd.DataFrame({"dataset": "PACS", "variant": ["pg", "ig"], "test_env": "sketch",
                           "source_domain": "photo", "target_domain": "cartoon", "rep": 0,

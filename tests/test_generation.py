@@ -17,10 +17,11 @@ from PIL import Image
 from sd_pipeline import SETTINGS, save_tiny_pipeline
 from toy_dataset import tiny_split_table
 
-from cdga import accel, methods
-from cdga import generation as gen
-from cdga.ldm import load_pipeline
-from cdga.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
+from cdga.core import methods
+from cdga.data.shards import IMAGE_FORMATS, TarShard, image_bytes, png_bytes
+from cdga.generation import accel
+from cdga.generation import generate as gen
+from cdga.generation.ldm import load_pipeline
 
 CONFIG = {
     "steps": 4, "scheduler": "ddim", "resolution": 16, "seed": 0, "batch_size": 4,

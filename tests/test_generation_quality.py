@@ -11,8 +11,8 @@ from PIL import Image
 from synthetic_shards import write_shard
 from toy_dataset import tiny_split_table
 
-from cdga import generation_quality as gq
-from cdga.io import write_csv
+from cdga.core.io import write_csv
+from cdga.generation import quality as gq
 
 OPTS = {"backbone": "small_cnn", "epochs": 1, "batch_size": 8, "lr": 1e-3, "shift": 2, "seed": 0,
         "near_duplicate_ssim": 0.9, "grid_examples": 2, "max_images_per_pair": None,

@@ -1,4 +1,4 @@
-"""One GPU per job on one machine (cdga.gpu_slot, profiles/local), checked without GPUs.
+"""One GPU per job on one machine (cdga.core.gpu_slot, profiles/local), checked without GPUs.
 
 Concurrent processes and concurrent Snakemake jobs must each see one GPU index of their own
 (CUDA_VISIBLE_DEVICES), every GPU rule's script must choose it before torch is imported, and
@@ -19,7 +19,9 @@ import pytest
 from conftest import REPO
 from study import run
 
-from cdga import analysis, gpu_slot, plan
+from cdga import plan
+from cdga.analyses import registry as analysis
+from cdga.core import gpu_slot
 
 PROFILE = REPO / "profiles" / "local"
 GPU_RULES = sorted(plan.gpu_rules())  # both profiles give each a GPU
@@ -32,7 +34,7 @@ SCRIPTS = {"train_demo_ldm": "train_demo_ldm.py", "generate": "generate.py",
 CLAIM = """
 import os, sys, time
 from pathlib import Path
-from cdga import gpu_slot
+from cdga.core import gpu_slot
 gpu_slot.select({"local_gpus": int(sys.argv[1])})
 Path(sys.argv[2]).write_text(os.environ["CUDA_VISIBLE_DEVICES"])
 while not Path(sys.argv[3]).exists():

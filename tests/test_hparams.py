@@ -1,4 +1,4 @@
-"""DomainBed's hyperparameter registry and search (cdga.hparams): defaults, seeded draws,
+"""DomainBed's hyperparameter registry and search (cdga.core.hparams): defaults, seeded draws,
 what each job reads, the choice among draws in the tables, and the extra runs in the DAG."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from study import TEST_CONFIG, overlay, planned_jobs
 
-from cdga import algorithms, hparams, methods, selection, tables
+from cdga.core import hparams, methods
+from cdga.report import tables
+from cdga.training import algorithms, selection
 
 TRAINING = {"trials": 2, "hparam_draws": 0, "seed": 0, "backbone": "resnet50", "lr": 5e-5,
             "weight_decay": 0.0, "batch_size": 32, "synthetic_ratio": 0.5, "mixup_alpha": 0.2,

@@ -1,8 +1,11 @@
-"""The cdga package's imports run one way: no module imports itself back through others."""
+"""The cdga package's imports run one way: no module imports itself back through others, no
+stage package imports itself back through another stage, and the core imports only itself."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import cdga
@@ -63,10 +66,45 @@ def test_the_cycle_finder_finds_a_cycle_and_accepts_a_tree():
 
 def test_the_import_graph_sees_lazy_imports():
     graph = import_graph()
-    assert "cdga.images" in graph["cdga.variants"]  # imported inside a classmethod
-    assert "cdga.layout" in graph["cdga.plan"]
+    assert "cdga.generation.images" in graph["cdga.generation.variants"]  # imported inside a classmethod
+    assert "cdga.core.layout" in graph["cdga.plan"]
 
 
 def test_cdga_has_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def stage(module: str) -> str:
+    """The package a module belongs to (``cdga.data.shards`` -> ``data``), or the module's own
+    name for the top floor (``cdga.config``, ``cdga.plan``)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else module
+
+
+def stage_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        edges = graph.setdefault(stage(module), set())
+        edges |= {stage(t) for t in targets if t.count(".") >= 2 or t in {"cdga.config", "cdga.plan"}}
+    return {name: edges - {name} for name, edges in graph.items()}
+
+
+def test_stage_packages_import_each_other_one_way():
+    graph = stage_graph()
+    assert {"core", "data", "generation", "filtering", "training", "analyses", "report"} <= set(graph)
+    cycle = find_cycle(graph)
+    assert cycle is None, "stage cycle: " + " -> ".join(cycle)
+
+
+def test_the_core_imports_only_the_core():
+    assert stage_graph()["core"] == set()
+    # nothing below the top floor reads the study's config or plan
+    assert not [s for s, edges in stage_graph().items() if edges & {"cdga.config", "cdga.plan"}]
+
+
+def test_the_core_and_the_plan_are_torch_free():
+    modules = sorted(m for m in import_graph() if stage(m) == "core") + ["cdga.plan"]
+    code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

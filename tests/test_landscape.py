@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from classifiers import toy_images, trained_classifier
 from torch import nn
 
-from cdga.landscape import (
+from cdga.analyses.landscape import (
     filter_normalized_direction,
     hessian_top_eigenvalue,
     mean_loss,

@@ -1,4 +1,4 @@
-"""cdga.layout: one path per artifact, wildcard templates from the same functions."""
+"""cdga.core.layout: one path per artifact, wildcard templates from the same functions."""
 
 import re
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cdga import layout
+from cdga.core import layout
 
 
 def test_shard_and_manifest_are_one_swap():
@@ -70,7 +70,7 @@ def test_logs_and_benchmarks_derive_from_rule_and_wildcards():
 
 
 def test_layout_is_torch_free():
-    code = "import sys, cdga.layout; print('torch' in sys.modules)"
+    code = "import sys, cdga.core.layout; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 

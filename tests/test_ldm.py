@@ -1,4 +1,4 @@
-"""LDM loading (cdga.ldm) and the demo LDM's tokenizer, training, checkpoints and resume."""
+"""LDM loading (cdga.generation.ldm) and the demo LDM's tokenizer, training, checkpoints and resume."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ from diffusers import DPMSolverMultistepScheduler
 from PIL import Image
 from sd_pipeline import save_tiny_pipeline
 
-from cdga import demo_ldm
-from cdga.ldm import LDMWeightsError, is_local, load_pipeline, load_weights, make_scheduler
-from cdga.schedulers import SCHEDULERS
+from cdga.core.schedulers import SCHEDULERS
+from cdga.generation import demo_ldm
+from cdga.generation.ldm import (
+    LDMWeightsError,
+    is_local,
+    load_pipeline,
+    load_weights,
+    make_scheduler,
+)
 
 TINY = {
     "seed": 0, "resolution": 16, "max_length": 12, "checkpoint_every": 2, "threads": 1,
@@ -103,12 +109,12 @@ def test_half_precision_reads_the_fp16_variant_where_there_is_one(tiny_pipe_dir:
         with_variant = cached_hub_model(both, "both", tmp_path / "hub")
         without = cached_hub_model(tiny_pipe_dir, "plain", tmp_path / "hub")
     full = load_weights(without, torch.float32).unet.conv_in.weight
-    with caplog.at_level(logging.INFO, logger="cdga.ldm"):
+    with caplog.at_level(logging.INFO, logger="cdga.generation.ldm"):
         read = load_weights(with_variant, torch.float16).unet.conv_in.weight
     assert read.dtype == torch.float16 and torch.equal(read, (full + 1.0).half())
     assert "read its fp16 weight variant" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="cdga.ldm"):
+    with caplog.at_level(logging.INFO, logger="cdga.generation.ldm"):
         cast = load_weights(without, torch.float16).unet.conv_in.weight
     assert torch.equal(cast, full.half()) and "no fp16 weight variant" in caplog.text
     for dtype in (torch.float32, torch.bfloat16):  # the variant would round twice: float32 files

@@ -7,13 +7,14 @@ import re
 
 from conftest import REPO
 
-from cdga import registry, variants
+from cdga.core import registry
+from cdga.generation import variants
 
 DATASET_NAMES = re.compile(r"\b(" + "|".join(map(re.escape, registry.DATASETS)) + r")\b")
 VARIANT_NAMES = re.compile(r"""(["'])(""" + "|".join(map(re.escape, variants.VARIANTS)) + r")\1")
 ALLOWED = {
-    DATASET_NAMES: {"src/cdga/registry.py"},
-    VARIANT_NAMES: {"src/cdga/variants.py", "src/cdga/methods.py"},  # the variants, the methods
+    DATASET_NAMES: {"src/cdga/core/registry.py"},
+    VARIANT_NAMES: {"src/cdga/generation/variants.py", "src/cdga/core/methods.py"},  # the variants, the methods
 }
 # A rule script's first line: editing a rule's script reruns its jobs (Snakemake's code trigger
 # is the script's mtime), here the root of the demo study, for a docstring's word.

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cdga.networks import Classifier, WeightsError, load_model, save_model
+from cdga.training.networks import Classifier, WeightsError, load_model, save_model
 
 
 def test_small_cnn_shapes_and_roundtrip(tmp_path: Path) -> None:

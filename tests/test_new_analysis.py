@@ -12,11 +12,13 @@ import pytest
 import yaml
 from study import TEST_CONFIG, planned_jobs, run
 
-from cdga import analysis, config, execution, layout, plan, plugins
+from cdga import config, plan
+from cdga.analyses import registry as analysis
+from cdga.core import execution, layout, plugins
 
 CONFIDENCE = '''
 """Mean top-class probability and accuracy of one selected model on its test domain."""
-from cdga import analysis
+from cdga.analyses import registry as analysis
 
 
 @analysis.register
@@ -37,7 +39,8 @@ class Confidence(analysis.Analysis):
         import pandas as pd
         import torch
 
-        from cdga import io, probe
+        from cdga.core import io
+        from cdga.analyses import probe
 
         dev, cfg, batch_size = analysis.context(job, cls.name)
         rows = probe.real_rows(pd.read_csv(job.input.split), [job.wildcards.test_env], None)

@@ -15,8 +15,8 @@ from sd_pipeline import save_tiny_pipeline
 from study import PARAMS_CHANGED, merged, outputs, overlay, plan, rules, run
 from toy_dataset import write_image
 
-from cdga.registry import domains
-from cdga.shards import TarShard
+from cdga.core.registry import domains
+from cdga.data.shards import TarShard
 
 # Sections paper.yaml deliberately inherits from config.yaml, and why.
 INHERITED = {

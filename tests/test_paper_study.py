@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from study import workflow_rules
 
-from cdga.registry import domains
+from cdga.core.registry import domains
 
 pytestmark = pytest.mark.slow
 

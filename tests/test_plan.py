@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdga import analysis, config, execution, layout, methods, variants
+from cdga import config
+from cdga.analyses import registry as analysis
+from cdga.core import execution, layout, methods
+from cdga.generation import variants
 from cdga.plan import Plan, gpu_rules
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,15 +17,19 @@ from sd_pipeline import SETTINGS, save_tiny_pipeline
 from study import PARAMS_CHANGED, TEST_CONFIG, overlay, plan, planned_jobs, run
 from toy_dataset import tiny_split_table
 
-from cdga import config, generation, methods, plugins, variants
-from cdga.ldm import load_pipeline
-from cdga.shards import TarShard
+from cdga import config
+from cdga.core import methods, plugins
+from cdga.data.shards import TarShard
+from cdga.generation import generate as generation
+from cdga.generation import variants
+from cdga.generation.ldm import load_pipeline
 
 MIRROR = '''
 """img2img from the mirrored source image, prompted with the class only."""
 from PIL import ImageOps
 
-from cdga import methods, variants
+from cdga.core import methods
+from cdga.generation import variants
 
 
 @variants.register
@@ -54,7 +58,9 @@ SMOOTH = '''
 import torch
 import torch.nn.functional as F
 
-from cdga import algorithms, hparams, methods
+from cdga.training import algorithms
+from cdga.core import hparams
+from cdga.core import methods
 
 
 class SmoothERM(algorithms.Algorithm):

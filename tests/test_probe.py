@@ -7,10 +7,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from cdga import datasets, probe
-from cdga.adversarial import Normalized
-from cdga.data import IMAGENET_MEAN, IMAGENET_STD, ImageRows, eval_transform
-from cdga.networks import Classifier, save_model
+from cdga.analyses import probe
+from cdga.analyses.adversarial import Normalized
+from cdga.data import datasets
+from cdga.training.loader import IMAGENET_MEAN, IMAGENET_STD, ImageRows, eval_transform
+from cdga.training.networks import Classifier, save_model
 
 
 def test_sample_caps_each_domain_and_is_seeded(tiny_dataset: Path) -> None:

@@ -1,6 +1,6 @@
 """Reruns scoped to what a job reads: an algorithm's own hyperparameter reruns that algorithm's
 runs, synthetic_ratio the synthetic methods' runs, and an execution setting nothing
-(cdga.hparams.job_settings; same finished study and dry-run plans, tests/study.py, as tests/test_reruns.py)."""
+(cdga.core.hparams.job_settings; same finished study and dry-run plans, tests/study.py, as tests/test_reruns.py)."""
 
 from __future__ import annotations
 

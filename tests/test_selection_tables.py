@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cdga import selection, tables
+from cdga.report import tables
+from cdga.training import selection
 
 DOMAINS = ["a", "b", "c"]
 

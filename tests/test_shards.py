@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cdga.shards import (
+from cdga.data.shards import (
     IMAGE_FORMATS,
     ShardError,
     TarShard,
@@ -153,7 +153,7 @@ def test_unknown_format_and_undecodable_member_are_named(tmp_path: Path) -> None
 def test_fast_header_walk_agrees_with_tarfile(tmp_path: Path) -> None:
     """The index read from write_tar's USTAR headers is tarfile's, long names included; a tar
     of another dialect (GNU long names, a directory member) is left to tarfile."""
-    from cdga.shards import plain_ustar_members, tarfile_members
+    from cdga.data.shards import plain_ustar_members, tarfile_members
 
     names = [f"{'d' * 120}/img{k:03d}.png" for k in range(3)] + ["a.png", "b" * 99]
     write_tar(tmp_path / "s.tar", ((n, bytes(k * 700)) for k, n in enumerate(names)))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from cdga.shift import diversity_correlation, probe_rows, transferability
+from cdga.analyses.shift import diversity_correlation, probe_rows, transferability
 
 
 def _domain(n: int, seed: int, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

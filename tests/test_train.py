@@ -1,4 +1,4 @@
-"""cdga.train: records, selected models, same seed -> same results, and resume after a kill."""
+"""cdga.training.train: records, selected models, same seed -> same results, and resume after a kill."""
 
 import json
 import os
@@ -16,8 +16,9 @@ from study import training_config
 from synthetic_shards import make_pairs
 from toy_dataset import split_table
 
-from cdga import assembly, methods, selection, train
-from cdga.networks import load_model
+from cdga.core import methods
+from cdga.training import assembly, selection, train
+from cdga.training.networks import load_model
 
 
 def write_manifest(root: Path, method: str = "cdga_ig", level: int = 1) -> Path:
@@ -121,7 +122,7 @@ import sys, torch
 sys.path.insert(0, {tests!r})
 torch.set_num_threads(1)
 from study import training_config
-from cdga import train
+from cdga.training import train
 train.train({manifest!r}, {out!r}, dataset="Toy", method="cdga_ig", test_env="c", level=1,
             trial=0, cfg=training_config(steps=60, checkpoint_freq=6), holdout_fraction=0.2)
 """

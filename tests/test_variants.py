@@ -1,4 +1,4 @@
-"""Generation variants as registered classes (cdga.variants): the schema, wildcard and config
+"""Generation variants as registered classes (cdga.generation.variants): the schema, wildcard and config
 checks derive from the registry, and the values a variant records are those the shards were
 made with before the variants became classes (a finished study does not rerun)."""
 
@@ -12,8 +12,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from cdga import config, variants
-from cdga.generation import GenerationParams
+from cdga import config
+from cdga.generation import variants
+from cdga.generation.generate import GenerationParams
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 GENERATION = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["generation"]

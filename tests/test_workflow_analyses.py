@@ -13,7 +13,7 @@ import pytest
 from study import TEST_CONFIG, overlay, run
 from trained_runs import make_assembly, make_runs
 
-from cdga.io import write_csv
+from cdga.core.io import write_csv
 
 RULES = ["adversarial", "landscape", "shift", "tsne", "summarize_adversarial",
          "summarize_landscape", "summarize_shift", "scaling_figure"]

@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 from study import overlay, planned_jobs, run
 
-from cdga import layout
+from cdga.core import layout
 
 
 def test_dry_run_lists_data_jobs(tmp_path: Path) -> None:

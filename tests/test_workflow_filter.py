@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from study import INPUT_UPDATED, PARAMS_CHANGED, TEST_CONFIG, overlay, plan, planned_jobs, run
 
-from cdga import layout
+from cdga.core import layout
 
 SUMMARY = ["results/summary/filtering_pairs.csv", "results/summary/filtering_classes.csv"]
 ASSEMBLY = "results/assembly/DemoDigits/{}/photo/scale1.csv"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 from study import TEST_CONFIG, overlay, planned_jobs, run
 
-from cdga import layout
-from cdga.shards import TarShard
+from cdga.core import layout
+from cdga.data.shards import TarShard
 
 QUALITY = "results/summary/generation_quality.csv"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cdga import datasets
+from cdga.data import datasets
 
 # The two-domain dataset of the generation tests (sd_pipeline.SETTINGS describes its domains).
 TINY, TINY_DOMAINS, TINY_CLASSES = "Tiny", ("photo", "sketch"), ("one", "two")

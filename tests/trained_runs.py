@@ -14,13 +14,15 @@ import torch
 import torch.nn.functional as F
 from synthetic_shards import make_pairs
 
-from cdga import assembly, layout, probe
-from cdga.adversarial import Normalized
-from cdga.data import IMAGENET_MEAN, IMAGENET_STD
-from cdga.io import write_csv
-from cdga.methods import METHODS, synthetic_pairs, variant
-from cdga.networks import Classifier, save_model
-from cdga.registry import domains
+from cdga.analyses import probe
+from cdga.analyses.adversarial import Normalized
+from cdga.core import layout
+from cdga.core.io import write_csv
+from cdga.core.methods import METHODS, synthetic_pairs, variant
+from cdga.core.registry import domains
+from cdga.training import assembly
+from cdga.training.loader import IMAGENET_MEAN, IMAGENET_STD
+from cdga.training.networks import Classifier, save_model
 
 
 def quick_model(split: pd.DataFrame, test_env: str, resolution: int, steps: int,

@@ -10,9 +10,12 @@ from typing import Any
 import jsonschema
 import yaml
 
-from cdga import analysis, filtering, hparams, methods, registry, variants
-from cdga.schedulers import SCHEDULERS
-from cdga.shards import IMAGE_FORMATS
+from cdga.analyses import registry as analysis
+from cdga.core import hparams, methods, registry
+from cdga.core.schedulers import SCHEDULERS
+from cdga.data.shards import IMAGE_FORMATS
+from cdga.filtering import keep as filtering
+from cdga.generation import variants
 
 
 class ConfigError(ValueError):
@@ -25,7 +28,7 @@ def _key(path: Any) -> str:
 
 def registry_defs() -> dict[str, dict]:
     """The schema's $defs of registered names: methods, synthetic methods, filter rules,
-    dataset names, the datasets cdga.download can fetch, the generation variants, the
+    dataset names, the datasets cdga.data.download can fetch, the generation variants, the
     schedulers and the shard image formats."""
     return {
         "variant": {"enum": list(variants.VARIANTS)},
@@ -54,7 +57,7 @@ def add_variants(schema: dict) -> None:
 
 def add_hparams(schema: dict) -> None:
     """A ``training`` key for each registered algorithm's hyperparameter the schema lacks (a
-    plugin's algorithm, cdga.plugins): its value is that hyperparameter's default."""
+    plugin's algorithm, cdga.core.plugins): its value is that hyperparameter's default."""
     training = schema.get("properties", {}).get("training", {}).get("properties", {})
     for algorithm, specs in hparams.ALGORITHM_HPARAMS.items():
         for spec in specs:

@@ -3,8 +3,8 @@
 ``Plan(config)`` answers, once per DAG (its tables are cached): which generation shards exist
 (only the pairs some training run reads), which filter and assembly jobs, which training runs
 (with their hyperparameter draws), which models are analysed, and the params of each job,
-which hold only what that job reads: never an execution setting (``cdga.execution``). Paths
-come from ``cdga.layout``; ``workflow/rules/common.smk`` is thin glue over this.
+which hold only what that job reads: never an execution setting (``cdga.core.execution``). Paths
+come from ``cdga.core.layout``; ``workflow/rules/common.smk`` is thin glue over this.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cdga import analysis, execution, hparams, layout, methods, registry, variants
-from cdga.shards import storage_settings
+from cdga.analyses import registry as analysis
+from cdga.core import execution, hparams, layout, methods, registry
+from cdga.data.shards import storage_settings
+from cdga.generation import variants
 
 # The rules whose jobs compute on a GPU when there is one (the profiles give each a GPU); the
-# analyses add theirs (cdga.analysis: gpu).
+# analyses add theirs (cdga.analyses.registry: gpu).
 GPU_RULES = ("train_demo_ldm", "generate", "generation_quality", "filter_scorer",
              "filter_synthetic", "train")
 
@@ -69,7 +71,7 @@ class Plan:
         return "|".join(re.escape(d) for d in sorted(self.datasets, key=len, reverse=True))
 
     def dataset_input(self, dataset: str) -> str:
-        """What stands for a dataset on disk: the prepare marker of one cdga.download fetches,
+        """What stands for a dataset on disk: the prepare marker of one cdga.data.download fetches,
         else its folder (already there, or made by make_demo_digits)."""
         if self.entry(dataset).arranger:
             return layout.prepared_marker(dataset)
@@ -222,7 +224,7 @@ class Plan:
         return [layout.run_records(**r) for r in self.runs(main_only)]
 
     def training_params(self, dataset: str, method: str, trial: int, draw: str) -> dict[str, Any]:
-        """What one train job reads of the training block (cdga.hparams.job_settings): its
+        """What one train job reads of the training block (cdga.core.hparams.job_settings): its
         algorithm's (drawn) hyperparameters, synthetic_ratio only with synthetic images, no
         execution setting; a dataset's own checkpoint_freq (DomainBed: 1000 for its largest)."""
         spec = methods.method(method)

@@ -1,5 +1,5 @@
 # Stage 6: the paper's analyses of the selected models (training-domain validation), one
-# class each (cdga.analysis): per analysis a rule <name> (one job per analysed model, or per
+# class each (cdga.analyses.registry): per analysis a rule <name> (one job per analysed model, or per
 # dataset and test domain) and, when it has a summary, summarize_<name> gathering its rows into
 # a summary table and figures. Each job gets only its own block without its execution
 # settings, so editing one analysis's settings reruns that analysis alone. Then the

@@ -1,14 +1,18 @@
 # Glue between Snakemake and the study: every job and its params come from cdga.plan, every
-# path from cdga.layout (torch-free: keeps DAG building fast). The stage files hold the rules.
+# path from cdga.core.layout (torch-free: keeps DAG building fast). The stage files hold the rules.
 from pathlib import Path
 
-from cdga import analysis, execution, layout, methods, registry
+from cdga.analyses import registry as analysis
+from cdga.core import execution
+from cdga.core import layout
+from cdga.core import methods
+from cdga.core import registry
 from cdga.plan import Plan
 
 PLAN = Plan(config)  # the jobs of this config, computed once per DAG
 CONDA_ENV = "../envs/cdga.yaml"  # every rule's environment (--sdm conda); relative to rules/
 DATA_ROOT = config["datasets_root"]
-CAPTIONS = Path(".snakemake/cdga/captions").resolve()  # the analyses' captions (cdga.analysis)
+CAPTIONS = Path(".snakemake/cdga/captions").resolve()  # the analyses' captions (cdga.analyses.registry)
 
 
 # The configured names themselves: names may hold underscores, so a looser pattern would split
@@ -36,7 +40,7 @@ def job(wc):
 
 
 def caption(key, text):
-    """A report caption file made from an analysis's text (cdga.analysis), for report()."""
+    """A report caption file made from an analysis's text (cdga.analyses.registry), for report()."""
     CAPTIONS.mkdir(parents=True, exist_ok=True)
     path = CAPTIONS / f"{key}.rst"
     if not path.is_file() or path.read_text() != text:
@@ -52,7 +56,7 @@ def figure(stem, caption_path, category, subcategory=None):
 
 
 def analysis_keys(name):
-    """The wildcards of an analysis's jobs (cdga.analysis: per model or per test domain)."""
+    """The wildcards of an analysis's jobs (cdga.analyses.registry: per model or per test domain)."""
     if analysis.get(name).per == "model":
         return ["dataset", "method", "test_env", "level", "trial"]
     return ["dataset", "test_env"]

@@ -1,8 +1,8 @@
 # Stage 0: the real datasets in DomainBed layout under datasets_root, one prepare rule each.
-# The rule's output is a marker (cdga.layout.prepared_marker), not the dataset folder: a
+# The rule's output is a marker (cdga.core.layout.prepared_marker), not the dataset folder: a
 # datasets_root that already holds the data (possibly read-only) is only checked, never fetched
 # again, and the DAG never walks hundreds of thousands of image files to compare times.
-from cdga.registry import downloadable
+from cdga.core.registry import downloadable
 
 for _dataset in downloadable():
 

@@ -1,8 +1,8 @@
-# Stage 2c: the filter of the methods *_filtered (cdga.filtering), between generation and
+# Stage 2c: the filter of the methods *_filtered (cdga.filtering.keep), between generation and
 # assembly. Per (dataset, test domain) a class classifier trained on the real training split of
 # the training domains only; per (dataset, variant, test domain) the scores and keep/drop
 # decision of every synthetic image those methods' runs read (cdga.plan: filter_jobs).
-# The execution settings (cdga.execution: filtering) stay out of params: the scripts read them.
+# The execution settings (cdga.core.execution: filtering) stay out of params: the scripts read them.
 
 FILTER = config["filtering"]
 FILTER_TABLES = {k: layout.summary(f"filtering_{k}") for k in ("pairs", "classes", "empty")}

@@ -1,7 +1,7 @@
 # Stage 2b: CDGA generation, one job per (dataset, variant, source, target, rep, shard), and the
 # quality of what came out. Only the pairs some training run reads are generated (cdga.plan):
 # ordered pairs i != j per variant, and the within-domain pairs (i, i) of method ldm_within.
-from cdga import variants
+from cdga.generation import variants
 
 SHARD = wildcards_of("dataset", "variant", "src", "tgt", "rep", "shard")
 

@@ -1,4 +1,4 @@
-# The HTML report: `snakemake --report <cdga.layout.report()>` gathers every output marked with
+# The HTML report: `snakemake --report <cdga.core.layout.report()>` gathers every output marked with
 # report() (tables, figures, generation grids) and these captions into one self-contained file.
 
 

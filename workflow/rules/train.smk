@@ -1,6 +1,6 @@
 # Stage 4: DomainBed-protocol training, one job per (dataset, method, test domain, level, trial,
 # hyperparameter draw). The defaults' run has no draw part; draw k (training.hparam_draws) adds
-# _hparams<k> to the run directory (cdga.layout: draw_part).
+# _hparams<k> to the run directory (cdga.core.layout: draw_part).
 
 RUN = wildcards_of("dataset", "method", "test_env", "level", "trial", "draw")
 

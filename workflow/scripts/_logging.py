@@ -1,6 +1,6 @@
 """Send a rule script's logging and uncaught errors to its Snakemake ``log:`` file, import the
 config's plugins (their variants, algorithms, methods and analyses) before the script reads
-them, and give a GPU rule's job a GPU of its own (cdga.gpu_slot) before torch starts CUDA."""
+them, and give a GPU rule's job a GPU of its own (cdga.core.gpu_slot) before torch starts CUDA."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import logging
 import sys
 import traceback
 
-from cdga import gpu_slot, plan, plugins
+from cdga import plan
+from cdga.core import gpu_slot, plugins
 
 
 def setup(snakemake) -> logging.Logger:
     """Log to the rule's log file (and stderr); record any uncaught exception there too; load
-    the config's ``plugins`` (cdga.plugins); on a GPU rule (cdga.plan.gpu_rules), choose the
+    the config's ``plugins`` (cdga.core.plugins); on a GPU rule (cdga.plan.gpu_rules), choose the
     job's GPU (profiles/local: one per job). Call it before importing torch."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:

@@ -3,7 +3,9 @@
 import pandas as pd
 from _logging import setup
 
-from cdga import assembly, filtering, io, methods, registry
+from cdga.core import io, methods, registry
+from cdga.filtering import keep as filtering
+from cdga.training import assembly
 
 log = setup(snakemake)  # noqa: F821
 wc = snakemake.wildcards  # noqa: F821
@@ -14,7 +16,7 @@ for keep in snakemake.input.keep:  # noqa: F821  (filtered methods: one keep lis
     synthetic = filtering.kept(synthetic, pd.read_csv(keep, keep_default_na=False), keep)
     log.info("keep list %s: %d of %d synthetic images kept", keep, len(synthetic), len(before))
     empty = sorted(set(before["target_domain"]) - set(synthetic["target_domain"]))
-    if empty:  # cdga.train trains these domains on real images only; the tables' note says so
+    if empty:  # cdga.training.train trains these domains on real images only; the tables' note says so
         log.warning("keep list %s keeps no synthetic image with target domain(s) %s", keep, empty)
 cfg = snakemake.config  # noqa: F821
 domains = registry.resolve(wc.dataset, cfg["dataset_settings"][wc.dataset], cfg["datasets_root"]).domains

@@ -8,9 +8,11 @@ log = setup(snakemake)  # noqa: F821
 import pandas as pd
 import torch
 
-from cdga import data, device, filtering
-from cdga import filter_scorer as scorer
-from cdga.io import write_csv
+from cdga.core import device
+from cdga.core.io import write_csv
+from cdga.filtering import keep as filtering
+from cdga.filtering import scorer
+from cdga.training import loader as data
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)

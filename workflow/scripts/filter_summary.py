@@ -5,8 +5,9 @@ of rows)."""
 import pandas as pd
 from _logging import setup
 
-from cdga import figures, filtering
-from cdga.io import write_csv
+from cdga.core.io import write_csv
+from cdga.filtering import keep as filtering
+from cdga.report import figures
 
 log = setup(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

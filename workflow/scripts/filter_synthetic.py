@@ -8,10 +8,12 @@ log = setup(snakemake)  # noqa: F821
 import pandas as pd
 import torch
 
-from cdga import data, device, filtering
-from cdga import filter_scorer as scorer
-from cdga.assembly import read_synthetic
-from cdga.io import write_csv
+from cdga.core import device
+from cdga.core.io import write_csv
+from cdga.filtering import keep as filtering
+from cdga.filtering import scorer
+from cdga.training import loader as data
+from cdga.training.assembly import read_synthetic
 
 sm = snakemake  # noqa: F821
 wc = sm.wildcards

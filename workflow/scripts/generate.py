@@ -9,14 +9,16 @@ from dataclasses import replace
 import pandas as pd
 import torch
 
-from cdga import accel, device, generation, ldm
+from cdga.core import device
+from cdga.generation import accel, ldm
+from cdga.generation import generate as generation
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 wc = sm.wildcards
 # Execution settings (speed only), read here and in no params: batch_size (images per pipeline
 # call), auto_batch_size, workers (threads that prepare and write batches beside an accelerator;
-# a CPU job runs serially) and the levers of cdga.accel: compile, compile_mode, compile_vae,
+# a CPU job runs serially) and the levers of cdga.generation.accel: compile, compile_mode, compile_vae,
 # compile_cache, memory_format and attention.
 run = sm.config["generation"]
 params = generation.GenerationParams.from_config(

@@ -7,9 +7,9 @@ log = setup(snakemake)  # noqa: F821
 import pandas as pd
 import torch
 
-from cdga import device
-from cdga import generation_quality as gq
-from cdga.io import write_csv
+from cdga.core import device
+from cdga.core.io import write_csv
+from cdga.generation import quality as gq
 
 sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)

@@ -2,7 +2,7 @@
 
 from _logging import setup
 
-from cdga import demo_digits
+from cdga.data import demo_digits
 
 log = setup(snakemake)  # noqa: F821
 opts = snakemake.params.options  # noqa: F821

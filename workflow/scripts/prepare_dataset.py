@@ -2,7 +2,8 @@
 
 from _logging import setup
 
-from cdga import download, io
+from cdga.core import io
+from cdga.data import download
 
 log = setup(snakemake)  # noqa: F821
 params = snakemake.params  # noqa: F821

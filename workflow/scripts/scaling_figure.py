@@ -3,7 +3,7 @@
 import pandas as pd
 from _logging import setup
 
-from cdga import figures
+from cdga.report import figures
 
 log = setup(snakemake)  # noqa: F821
 figures.save(figures.scaling(pd.read_csv(snakemake.input[0]), snakemake.params.methods),  # noqa: F821

@@ -2,7 +2,8 @@
 
 from _logging import setup
 
-from cdga import datasets, io
+from cdga.core import io
+from cdga.data import datasets
 
 log = setup(snakemake)  # noqa: F821
 table = datasets.index_dataset(

@@ -1,10 +1,12 @@
 """Rule summarize_<analysis>: gather its jobs' rows, write the summary table, draw its figures
-(cdga.analysis: summarize)."""
+(cdga.analyses.registry: summarize)."""
 
 import pandas as pd
 from _logging import setup
 
-from cdga import analysis, figures, io
+from cdga.analyses import registry as analysis
+from cdga.core import io
+from cdga.report import figures
 
 log = setup(snakemake)  # noqa: F821
 name = snakemake.rule.removeprefix("summarize_")  # noqa: F821

@@ -3,7 +3,8 @@
 import pandas as pd
 from _logging import setup
 
-from cdga import io, tables
+from cdga.core import io
+from cdga.report import tables
 
 log = setup(snakemake)  # noqa: F821
 out = snakemake.output  # noqa: F821

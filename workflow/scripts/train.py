@@ -8,7 +8,9 @@ log = setup(snakemake)  # noqa: F821
 # torch comes after setup chose the GPU: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
 import torch
 
-from cdga import data, device, train
+from cdga.core import device
+from cdga.training import loader as data
+from cdga.training import train
 
 wc = snakemake.wildcards  # noqa: F821
 run = snakemake.config["training"]  # noqa: F821  (execution settings: read here, in no params)

@@ -6,7 +6,8 @@ log = setup(snakemake)  # noqa: F821
 # torch comes after setup chose the GPU: CUDA reads CUDA_VISIBLE_DEVICES when it starts.
 import torch
 
-from cdga import demo_ldm, device
+from cdga.core import device
+from cdga.generation import demo_ldm
 
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 demo_ldm.train(

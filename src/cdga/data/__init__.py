@@ -1,0 +1,1 @@
+"""Datasets: download, preparation, shards."""

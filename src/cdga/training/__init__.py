@@ -1,0 +1,1 @@
+"""Assembly, training and DomainBed records."""
