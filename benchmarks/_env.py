@@ -1,10 +1,14 @@
-"""The header every benchmark prints: device, versions, date."""
+"""What every benchmark shares: its header (device, versions, date), its output, timed child processes."""
 
 from __future__ import annotations
 
 import datetime
 import os
 import platform
+import resource
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import torch
@@ -34,3 +38,14 @@ def header(title: str, settings: dict) -> str:
         "settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
     ]
     return "\n".join(lines)
+
+
+def run_child(code: str) -> tuple[float, float, str]:
+    """Wall and CPU (user + sys) seconds of a child Python process running ``code``, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.stdout

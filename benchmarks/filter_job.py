@@ -16,16 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from _env import emit, header
+from _env import emit, header, run_child
 from PIL import Image, ImageOps
 
 from cdga.core import methods
@@ -64,16 +60,6 @@ keep = filtering.decide(scores, json.loads({rule!r}))
 print(json.dumps({{"images": len(scores), "kept": int(keep.sum())}}))
 """
 
-
-def run(code: str) -> tuple[float, float, dict]:
-    """Wall and CPU (user + sys) seconds of a child Python process, and its JSON output."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def fake_shards(root: Path, split: pd.DataFrame, domains: list[str], size: int) -> list[str]:
@@ -129,7 +115,8 @@ def main() -> None:
         }
         rows = []
         for name, code in jobs.items():
-            wall, cpu, out = run(code)
+            wall, cpu, stdout = run_child(code)
+            out = json.loads(stdout.strip().splitlines()[-1])
             rows.append({"job": name, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), **out})
     table = pd.DataFrame(rows)
     lines += [table.to_string(index=False), "",

@@ -14,16 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from _env import emit, header
+from _env import emit, header, run_child
 
 from cdga.data import datasets, demo_digits
 from cdga.training import assembly
@@ -39,16 +35,6 @@ records = train.train({manifest!r}, {out!r}, dataset="DemoDigits", method="erm",
 print(json.dumps(records[-1]))
 """
 
-
-def run(code: str) -> tuple[float, float, str]:
-    """Wall and CPU (user + sys) seconds of a child Python process, and its stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, out.stdout
 
 
 def main() -> None:
@@ -73,14 +59,14 @@ def main() -> None:
         split = datasets.index_dataset(tmp, "DemoDigits", None, holdout, config["split"]["seed"])
         manifest = tmp / "erm.csv"
         assembly.assemble(split, "photo").to_csv(manifest, index=False)
-        wall, cpu, _ = run("import torch, torchvision, pandas, cdga.training.train")
+        wall, cpu, _ = run_child("import torch, torchvision, pandas, cdga.training.train")
         lines.append(f"python + torch start-up alone: wall {wall:.1f} s, cpu {cpu:.1f} s")
         rows = []
         for name, c in settings.items():
             code = JOB.format(threads=args.threads, manifest=str(manifest),
                               out=str(tmp / name.replace(" ", "_")), cfg=json.dumps(c),
                               holdout=holdout)
-            wall, cpu, out = run(code)
+            wall, cpu, out = run_child(code)
             last = json.loads(out.strip().splitlines()[-1])
             rows.append({"setting": name, "px": c["resolution"], "steps": c["steps"],
                          "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
