@@ -111,7 +111,7 @@ if [ "$quick" = 0 ]; then
   # rule (cdga.core.layout.log: results/logs/<rule>[/<wildcards>].log) and the device its jobs
   # computed on, counted (cdga.core.device logs it)
   grep -r "cdga.core.device: device:" "$out/study/results/logs" \
-    | sed -E 's#^.*/results/logs/([^/.:]+)[/.].*cdga\.device: device: ([^ ]+).*#\1 \2#' \
+    | sed -E 's#^.*/results/logs/([^/.:]+)[/.].*cdga\.core\.device: device: ([^ ]+).*#\1 \2#' \
     | sort | uniq -c > "$out/devices.txt" || true
 fi
 step "done"
