@@ -108,10 +108,6 @@ timeout $(( 80 * slack )) "$python" -m snakemake -s "$repo/workflow/Snakefile" -
   --configfile "${configs[@]}" \
   --config device="$device" --cores all "${dry[@]}" > "$out/study.log" 2>&1 || step "study: stopped (exit $?)"
 if [ "$quick" = 0 ]; then
-  # rule (cdga.core.layout.log: results/logs/<rule>[/<wildcards>].log) and the device its jobs
-  # computed on, counted (cdga.core.device logs it)
-  grep -r "cdga.core.device: device:" "$out/study/results/logs" \
-    | sed -E 's#^.*/results/logs/([^/.:]+)[/.].*cdga\.core\.device: device: ([^ ]+).*#\1 \2#' \
-    | sort | uniq -c > "$out/devices.txt" || true
+  benchmarks/devices.sh "$out/study/results/logs" > "$out/devices.txt" || true
 fi
 step "done"

@@ -10,16 +10,19 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+from conftest import REPO
 from PIL import Image
 from study import workflow_rules
 
 from cdga.core.registry import domains
+from cdga.plan import gpu_rules
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +39,18 @@ def test_every_rule_ran_and_nothing_is_left(paper_study: dict) -> None:
     assert len(expected) > 15 and expected <= ran, sorted(expected - ran)
     assert "Nothing to be done" in paper_study["rerun"]
     assert (work / "results" / "report.html").stat().st_size > 100_000
+
+
+def test_gpu_check_counts_the_device_of_every_gpu_job(paper_study: dict) -> None:
+    """benchmarks/devices.sh (gpu_check.sh's devices.txt) reads the one device line each GPU
+    job logs: every GPU rule that ran is counted once per job, on the CPU here."""
+    logs = paper_study["workdir"] / "results" / "logs"
+    out = subprocess.run([REPO / "benchmarks" / "devices.sh", logs], capture_output=True,
+                         text=True, check=True).stdout
+    counted = {(rule, device): int(n) for n, rule, device in map(str.split, out.splitlines())}
+    jobs = {rule: len(list((logs / rule).rglob("*.log"))) for rule in gpu_rules()}
+    assert counted == {(rule, "cpu"): n for rule, n in jobs.items() if n}
+    assert {"generate", "train", "filter_scorer", "adversarial", "tsne"} <= {r for r, _ in counted}
 
 
 def test_data_came_from_the_archives_as_the_real_datasets_hold_them(paper_study: dict) -> None:
