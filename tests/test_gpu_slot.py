@@ -123,7 +123,7 @@ def test_local_profile_spreads_concurrent_jobs_over_the_gpus(tmp_path: Path,
                                                              env: dict[str, str]) -> None:
     (tmp_path / "job.py").write_text(
         "import json, os, time\n"
-        "from cdga import gpu_slot\n"
+        "from cdga.core import gpu_slot\n"
         "gpu_slot.select(snakemake.resources)\n"
         "start = time.time()\n"
         "time.sleep(1.5)\n"
