@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from cdga.data.shards import TarShard
 from cdga.generation import quality as gq
 from cdga.generation.images import load_image, square
+from cdga.training.loader import ImageRows
 from cdga.training.networks import Classifier, load_model, save_model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -144,21 +145,23 @@ def accuracy(model: nn.Module, rows: pd.DataFrame, resolution: int, batch_size: 
     return float((logits.argmax(1).numpy() == rows["class_index"].to_numpy()).mean())
 
 
-class ShardImages(Dataset):
-    """Synthetic images of a manifest (``shard``, ``member``) as scorer inputs, read in place."""
+class ScorerInput:
+    """A decoded image as a scorer input: RGB at ``resolution`` (``square``), in [-1, 1]."""
 
-    def __init__(self, manifest: pd.DataFrame, resolution: int) -> None:
-        self.shards = manifest["shard"].astype(str).tolist()
-        self.members = manifest["member"].astype(str).tolist()
+    def __init__(self, resolution: int) -> None:
         self.resolution = resolution
-        self._tars: dict[str, TarShard] = {}
 
-    def __len__(self) -> int:
-        return len(self.members)
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return gq.to_tensor([np.asarray(square(image, self.resolution))])[0]
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        tar = self._tars.setdefault(self.shards[i], TarShard(self.shards[i]))
-        return gq.to_tensor([np.asarray(square(tar.image(self.members[i]), self.resolution))])[0]
+
+def shard_images(manifest: pd.DataFrame, resolution: int) -> ImageRows:
+    """Synthetic images of a manifest (``shard``, ``member``, ``class_index``) as (scorer input,
+    class index), read in place: the training loader's ``ImageRows``, so the rows live in
+    numpy arrays and each shard's member index is built once, before workers fork."""
+    rows = pd.DataFrame({"path": manifest["member"], "shard": manifest["shard"],
+                         "class_index": manifest["class_index"]})
+    return ImageRows(rows, ScorerInput(resolution))
 
 
 @torch.no_grad()
@@ -168,17 +171,14 @@ def score(model: nn.Module, manifest: pd.DataFrame, resolution: int, batch_size:
     ``class_pred`` and ``class_prob`` (the top class and its probability). Only one batch of
     images is in memory at a time; ``batch_size`` and ``workers`` change speed, not scores."""
     model = model.to(device).eval()
-    loader = DataLoader(ShardImages(manifest, resolution), batch_size=batch_size,
+    loader = DataLoader(shard_images(manifest, resolution), batch_size=batch_size,
                         num_workers=workers, shuffle=False)
-    labels = torch.tensor(manifest["class_index"].to_numpy(), dtype=torch.long)
-    parts, start = [], 0
-    for x in loader:
+    parts = []
+    for x, own in loader:
         prob = torch.softmax(model(x.to(device)), dim=1)
-        own = labels[start:start + len(x)].to(device)
         top = prob.max(dim=1)
-        parts.append(torch.stack([prob.gather(1, own[:, None])[:, 0], top.indices.float(),
-                                  top.values], dim=1).cpu())
-        start += len(x)
+        parts.append(torch.stack([prob.gather(1, own.to(device)[:, None])[:, 0],
+                                  top.indices.float(), top.values], dim=1).cpu())
     out = torch.cat(parts).numpy() if parts else np.zeros((0, 3), dtype=np.float32)
     return manifest.assign(source_prob=out[:, 0].astype(float), class_pred=out[:, 1].astype(int),
                            class_prob=out[:, 2].astype(float))

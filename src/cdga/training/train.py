@@ -32,6 +32,10 @@ from cdga.training.networks import Classifier, save_model
 
 log = logging.getLogger(__name__)
 STATE_DIR = "state"
+# The manifest columns a run reads, and their dtypes: categories for the few-valued columns, so
+# that the frame read is small while the run's arrays are built from it (then it is dropped).
+COLUMNS = {"path": object, "shard": "category", "class_index": np.int64, "domain": "category",
+           "split": "category", "role": "category", "origin": "category"}
 
 
 class StopRequested(RuntimeError):
@@ -44,7 +48,8 @@ def trial_seed(base_seed: int, trial: int) -> int:
 
 
 def _fingerprint(manifest: Path, settings: Mapping) -> str:
-    digest = hashlib.sha256(manifest.read_bytes())
+    with open(manifest, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256")  # streamed: a manifest may hold millions of rows
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -55,8 +60,10 @@ class Evaluator:
     def __init__(self, rows: pd.DataFrame, resolution: int, batch_size: int, workers: int,
                  device: torch.device, cache: bool, prefetch_factor: int = 2,
                  persistent_workers: bool = False, jpeg_draft: bool = False) -> None:
-        self.groups = list(zip(rows["domain"], rows["split"].map({"train": "in", "val": "out"}),
-                               strict=True))
+        # each row's (domain, split) group as integer codes: no per-row Python objects kept
+        self.domains, self.domain_names = pd.factorize(rows["domain"], sort=True)
+        self.splits, self.split_names = pd.factorize(
+            rows["split"].astype(str).map({"train": "in", "val": "out"}), sort=True)
         draft = resolution if jpeg_draft else None  # decode-then-resize: a reduced JPEG scale covers it
         self.loader = DataLoader(data.ImageRows(rows, data.eval_transform(resolution), cache, draft),
                                  batch_size=batch_size,
@@ -74,7 +81,9 @@ class Evaluator:
             losses.append(F.cross_entropy(logits.float(), y, reduction="none").cpu())
             correct.append((logits.argmax(1) == y).cpu())
         algorithm.train()
-        frame = pd.DataFrame(self.groups, columns=["domain", "split"])
+        frame = pd.DataFrame({
+            "domain": np.asarray(pd.Categorical.from_codes(self.domains, self.domain_names)),
+            "split": np.asarray(pd.Categorical.from_codes(self.splits, self.split_names))})
         frame["correct"] = torch.cat(correct).double().numpy()
         frame["loss"] = torch.cat(losses).double().numpy()
         out = {}
@@ -126,6 +135,12 @@ def _streams(manifest: pd.DataFrame, train_envs: list[str], counts: tuple[int, i
     return streams
 
 
+def read_manifest(path: Path) -> pd.DataFrame:
+    """The columns of an assembled manifest that a run reads (``COLUMNS``)."""
+    return pd.read_csv(path, keep_default_na=False, usecols=lambda c: c in COLUMNS,
+                       dtype={c: t for c, t in COLUMNS.items() if c != "path"})
+
+
 def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, method: str,
           test_env: str, level: int, trial: int, cfg: Mapping, holdout_fraction: float,
           hparams_seed: int = 0, workers: int = 0, eval_batch_size: int = 256,
@@ -148,7 +163,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     Returns the records.
     """
     manifest_path, out_dir = Path(manifest_path), Path(out_dir)
-    manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    manifest = read_manifest(manifest_path)
     spec = methods.method(method)
     real = manifest[manifest["origin"] == "real"]
     domains = domainbed.environments(dataset, set(real["domain"]))
@@ -175,9 +190,18 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
             "trial": trial, "hparams_seed": hparams_seed, "seed": seed, "domains": domains}
     fields = domainbed.run_fields(dataset, method, test_env, domains, trial, hparams_seed,
                                   holdout_fraction, cfg)
+    num_classes = int(real["class_index"].max()) + 1
+    # The run's rows as arrays (training rows, sampler streams, evaluation rows); the frame
+    # goes, so that the main process and its forked workers hold only the arrays.
+    streams = _streams(manifest, train_envs, counts, spec.filtered)
+    train_images = data.ImageRows(manifest[manifest["role"] == "train"].reset_index(drop=True),
+                                  data.train_transform(cfg["resolution"], cfg["augment"]), cache_images)
+    evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size,
+                         workers, dev, cache_images, prefetch_factor, persistent_workers, jpeg_draft)
+    del manifest, real
 
     torch.manual_seed(seed)
-    network = Classifier(cfg["backbone"], int(real["class_index"].max()) + 1, cfg["weights"])
+    network = Classifier(cfg["backbone"], num_classes, cfg["weights"])
     algorithm = algorithms.ALGORITHMS[spec.algorithm](network, cfg).to(dev)
     if dev.type == "cuda":
         algorithm.to(memory_format=torch.channels_last)
@@ -202,15 +226,10 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
             log.info("discarding resume state %s: settings or manifest changed", state_path)
             shutil.rmtree(state_dir)
 
-    train_rows = manifest[manifest["role"] == "train"].reset_index(drop=True)
-    streams = _streams(manifest, train_envs, counts, spec.filtered)
     sampler = data.StepSampler(streams, seed, start, cfg["steps"])
     smallest_real = min(len(s.rows) for s in streams[::2])  # DomainBed's 'epoch' unit
-    transform = data.train_transform(cfg["resolution"], cfg["augment"])
-    loader = DataLoader(data.ImageRows(train_rows, transform, cache_images), batch_sampler=sampler,
+    loader = DataLoader(train_images, batch_sampler=sampler,
                         **data.loader_options(workers, dev, prefetch_factor))  # one pass: not persistent
-    evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size,
-                         workers, dev, cache_images, prefetch_factor, persistent_workers, jpeg_draft)
     per_domain = sum(counts)
     losses: list[float] = []
     for step, (x, y) in zip(range(start, cfg["steps"]), loader, strict=False):
