@@ -227,6 +227,76 @@ def test_scorer_scores_shards_in_place_whatever_the_batch(toy) -> None:
     assert np.allclose(ref["source_prob"], probs[np.arange(4), real["class_index"]], atol=1e-5)
 
 
+def test_scorer_scores_equal_a_member_by_member_reference(toy) -> None:
+    """The scores equal, bit for bit, the scorer run on each batch of members decoded one by
+    one from their shards and stacked (as ``score`` read them before it used the training
+    loader's rows; a batch converted as one strided tensor differs in the last bits)."""
+    import torch
+
+    from cdga.data.shards import TarShard
+    from cdga.generation.images import square
+
+    root, table = toy
+    model = scorer.train(filtering.scorer_rows(table, "c", None, 0), 2, SCORER).eval()
+    synthetic = assembly.read_synthetic(make_pairs(root, table, "Toy", "pg", [("a", "b"),
+                                                                               ("b", "a")], 1))
+    scored = scorer.score(model, synthetic, 8, batch_size=3)
+    ref = []
+    with torch.no_grad():
+        for start in range(0, len(synthetic), 3):
+            batch = synthetic.iloc[start:start + 3]
+            x = torch.stack([scorer.gq.to_tensor([np.asarray(square(TarShard(s).image(m), 8))])[0]
+                             for s, m in zip(batch["shard"], batch["member"], strict=True)])
+            prob = torch.softmax(model(x), dim=1)
+            own = torch.tensor(batch["class_index"].to_numpy())
+            ref.append(prob.gather(1, own[:, None])[:, 0].numpy())
+    assert len(scored) == len(synthetic) > 3
+    assert np.array_equal(scored["source_prob"].to_numpy(), np.concatenate(ref).astype(float))
+
+
+def python_containers(obj: object, seen: set[int] | None = None) -> list[int]:
+    """Lengths of the lists, tuples and dicts reachable through ``obj``'s attributes."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or isinstance(obj, np.ndarray | str | bytes | int | float):
+        return []
+    seen.add(id(obj))
+    found = [len(obj)] if isinstance(obj, list | tuple | dict) else []
+    items = (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list | tuple)
+             else vars(obj).values() if hasattr(obj, "__dict__") else [])
+    for item in items:
+        found += python_containers(item, seen)
+    return found
+
+
+def test_the_scorers_rows_at_200k_live_in_numpy_with_one_index_per_shard(tmp_path: Path) -> None:
+    """200 k synthetic rows over two shards: the scorer's dataset keeps members, shards and
+    labels in numpy arrays (no Python list or dict of rows), each shard's member index is
+    built once, before any worker forks, and an item reads its member from the shard."""
+    from cdga.data.shards import png_bytes, write_tar
+    from cdga.training.loader import ImageRows, Strings
+
+    n = 200_000
+    members = [f"domain__class__{k:06d}.png" for k in range(n)]
+    image = png_bytes(Image.new("RGB", (4, 4), (255, 0, 0)))
+    shards = [tmp_path / "shard 0.tar", tmp_path / "shard 1.tar"]
+    for s, shard in enumerate(shards):
+        write_tar(shard, ((m, image) for m in members[s::2]))
+    manifest = pd.DataFrame({"shard": [str(shards[k % 2]) for k in range(n)], "member": members,
+                             "class_index": np.arange(n) % 345})
+    images = scorer.shard_images(manifest, 8)
+    assert isinstance(images, ImageRows) and isinstance(images.paths, Strings) and len(images) == n
+    assert images.labels.dtype == np.int64 and images.shard_codes.dtype == np.int32
+    assert max(python_containers(images)) <= 2  # the list of the two shards' TarShard objects
+    assert [t._index is not None and len(t.index) for t in images._tars] == [n // 2, n // 2]
+    x, label = images[n - 1]
+    assert label == (n - 1) % 345 and x.shape == (3, 8, 8)
+    assert torch_allclose(x[0], 1.0) and torch_allclose(x[1], -1.0)  # red, in [-1, 1]
+
+
+def torch_allclose(x, value: float) -> bool:
+    return bool((x - value).abs().max() < 1e-6)
+
+
 def make_copies(tar: Path, rows: pd.DataFrame) -> pd.DataFrame:
     """A shard holding the images of ``rows`` unchanged; its manifest rows."""
     from cdga.data.shards import png_bytes, write_tar
