@@ -51,10 +51,16 @@ class Strings:
     """
 
     def __init__(self, values: pd.Series) -> None:
-        encoded = values.astype(str).str.encode("utf-8")
-        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum(encoded.str.len().to_numpy(dtype=np.int64), out=self.offsets[1:])
-        self.data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        values = values.astype(str)
+        lengths = values.str.len().to_numpy(dtype=np.int64)
+        data = "".join(values).encode("utf-8")
+        if len(data) != lengths.sum():  # not all ASCII: byte lengths differ from str lengths
+            encoded = values.str.encode("utf-8")
+            lengths = encoded.str.len().to_numpy(dtype=np.int64)
+            data = b"".join(encoded)
+        self.offsets = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.data = np.frombuffer(data, dtype=np.uint8)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
