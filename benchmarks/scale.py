@@ -19,10 +19,15 @@ wall time and peak RSS (VmHWM, imports included):
   is left out);
 - ``gq_sample``: ``generation_quality.read_sample`` of all 4,224 manifests (500 per pair);
   ``gq_read_all`` is the former way, every manifest row in one frame, then ``capped``;
-- ``loader``: ``data.ImageRows`` of the assembled job's training rows built in the main
-  process (every shard's member index included), then ``workers`` forked DataLoader workers
-  each look up every row (path, shard, member offset, label); reported: the main process's
-  peak RSS and the largest private-memory growth of a worker (copied pages);
+- ``loader``: the assembled job's manifest read as a training run reads it
+  (``train.read_manifest``), ``data.ImageRows`` of its training rows built in the main process
+  (every shard's member index included), the frame dropped, then ``workers`` forked DataLoader
+  workers each look up every row (path, shard, member offset, label); reported: the main
+  process's peak RSS while building, its RSS once the frame is gone (``rss_kept_mb``: glibc
+  may keep freed pages) and the largest private-memory growth of a worker (copied pages);
+- ``scorer_rows``: ``scorer.shard_images`` (the filter scorer's dataset: the loader's
+  ``ImageRows``) over the synthetic rows one ``filter_synthetic`` job scores (the job's variant
+  and test domain, rep 0), touched by ``workers`` forked workers as ``loader``'s;
 - ``tables`` and ``export``: ``tables.collect`` + ``accuracy_tables`` and ``domainbed.export``
   over ``--runs`` fake runs (default: the train jobs of paper.yaml with ``hparam_draws: 20``)
   of 18 records each; measured once, at that size.
@@ -291,24 +296,58 @@ class _TouchEveryRow:
         return private_kib() - before if total else -1
 
 
-def stage_loader(root: Path, args: argparse.Namespace) -> dict:
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def _touched(images: object, workers: int) -> float:
+    """The largest private-memory growth (MB) of ``workers`` forked workers reading every row."""
     import torch
 
-    from cdga.training import loader as data
+    loader = torch.utils.data.DataLoader(_TouchEveryRow(images, workers), batch_size=None,
+                                         num_workers=workers, multiprocessing_context="fork")
+    return round(max(int(g) for g in loader) / 1024, 1)
 
-    manifest = pd.read_csv(root / "job.csv", keep_default_na=False)
-    rows = manifest[manifest["role"] == "train"].reset_index(drop=True)
-    del manifest
+
+def stage_loader(root: Path, args: argparse.Namespace) -> dict:
+    import gc
+
+    from cdga.training import loader as data
+    from cdga.training import train
+
     start = time.perf_counter()
-    images = data.ImageRows(rows, data.eval_transform(8))
+    manifest = train.read_manifest(root / "job.csv")  # as a training run reads it, then drops it
+    images = data.ImageRows(manifest[manifest["role"] == "train"].reset_index(drop=True),
+                            data.eval_transform(8))
     built = time.perf_counter() - start
-    del rows
-    built_rss = peak_rss_mb()
-    loader = torch.utils.data.DataLoader(_TouchEveryRow(images, args.workers), batch_size=None,
-                                         num_workers=args.workers, multiprocessing_context="fork")
-    growth = [int(g) for g in loader]
-    return {"rows": len(images), "build_s": round(built, 2), "rss_after_build_mb": round(built_rss),
-            "worker_growth_mb": round(max(growth) / 1024, 1), "workers": args.workers}
+    del manifest
+    gc.collect()
+    return {"rows": len(images), "build_s": round(built, 2), "peak_build_mb": round(peak_rss_mb()),
+            "rss_kept_mb": round(rss_mb()), "worker_growth_mb": _touched(images, args.workers),
+            "workers": args.workers}
+
+
+def stage_scorer_rows(root: Path, args: argparse.Namespace) -> dict:
+    """The filter scorer's dataset (``scorer.shard_images``) over one filter job's synthetic
+    rows: the job's variant and test domain at rep 0 (``FILTER_LEVEL``)."""
+    import gc
+
+    from cdga.filtering import scorer
+    from cdga.training import assembly
+
+    paths = [Path(p) for p in (root / "job_manifests.txt").read_text().split()
+             if Path(p).parent.name == "rep0"]
+    start = time.perf_counter()
+    synthetic = assembly.read_synthetic(paths)  # the rule script keeps this frame while scoring
+    frame_mb = rss_mb()
+    images = scorer.shard_images(synthetic, 8)
+    built = time.perf_counter() - start
+    gc.collect()
+    return {"rows": len(images), "build_s": round(built, 2), "rss_with_frame_mb": round(frame_mb),
+            "rss_built_mb": round(rss_mb()), "worker_growth_mb": _touched(images, args.workers),
+            "workers": args.workers}
 
 
 def stage_tables(root: Path, _: argparse.Namespace) -> dict:
@@ -329,8 +368,9 @@ def stage_export(root: Path, _: argparse.Namespace) -> dict:
 
 STAGES = {"split": stage_split, "assemble": stage_assemble, "filter_summary": stage_filter_summary,
           "gq_sample": stage_gq_sample, "gq_read_all": stage_gq_read_all, "loader": stage_loader,
-          "tables": stage_tables, "export": stage_export}
-PER_FRACTION = ("split", "assemble", "filter_summary", "gq_sample", "gq_read_all", "loader")
+          "scorer_rows": stage_scorer_rows, "tables": stage_tables, "export": stage_export}
+PER_FRACTION = ("split", "assemble", "filter_summary", "gq_sample", "gq_read_all", "loader",
+                "scorer_rows")
 
 
 def run_stage(name: str, root: Path, workers: int) -> dict:
@@ -396,7 +436,7 @@ def report(results: dict[float, dict[str, dict]], fixed: dict[str, dict], args: 
         goal = f"<= {GOAL_RSS_GB:g} GB, <= {GOAL_MINUTES:g} min"
         ok = gb <= GOAL_RSS_GB and minutes <= GOAL_MINUTES
         extra = ""
-        if name == "loader":
+        if name in ("loader", "scorer_rows"):
             worker = fit(xs, [results[f][name]["worker_growth_mb"] for f in fractions], at) / 1024
             goal += f"; <= {GOAL_WORKER_GB:g} GB per worker"
             ok = ok and worker <= GOAL_WORKER_GB
@@ -417,7 +457,7 @@ def report(results: dict[float, dict[str, dict]], fixed: dict[str, dict], args: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.001, 0.01, 0.05])
-    parser.add_argument("--workers", type=int, default=4, help="forked DataLoader workers of the loader stage")
+    parser.add_argument("--workers", type=int, default=4, help="forked DataLoader workers of the loader and scorer_rows stages")
     parser.add_argument("--runs", type=int, default=SWEEP_RUNS, help="fake training runs for tables and export")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--note", default="", help="a sentence for the report, e.g. who else used the machine")
