@@ -216,3 +216,14 @@ def test_a_persistent_prefetching_loader_reads_the_same_batches(tiny_dataset: Pa
     for _ in range(2):  # the second pass reuses the worker
         assert all(torch.equal(x, e) for (x, _), e in zip(kept, expected, strict=True))
     assert kept._iterator is not None and kept._iterator._workers[0].is_alive()
+
+
+def test_rows_take_a_categorical_shard_column_with_missing_shards(tmp_path: Path) -> None:
+    """As ``train.read_manifest`` reads it (a category column); a missing shard is a real file."""
+    write_tar(tmp_path / "s.tar", [("m.png", b"x")])
+    rows = pd.DataFrame({"path": ["x.png", "m.png"], "class_index": [0, 1],
+                         "shard": pd.Series([None, str(tmp_path / "s.tar")], dtype="category")})
+    images = data.ImageRows(rows, data.eval_transform(8))
+    assert images.source(0) == ("x.png", None)
+    path, tar = images.source(1)
+    assert path == "m.png" and tar.index["m.png"][1] == 1

@@ -108,6 +108,8 @@ class ImageRows(Dataset):
                  draft: int | None = None) -> None:
         self.paths = Strings(rows["path"])
         shard = rows["shard"] if "shard" in rows else pd.Series("", index=rows.index)
+        if isinstance(shard.dtype, pd.CategoricalDtype) and "" not in shard.cat.categories:
+            shard = shard.cat.add_categories([""])  # so that a missing shard can read as ""
         codes, names = pd.factorize(shard.fillna("").astype(str), sort=True)
         self.shard_codes = codes.astype(np.int32)
         self.labels = rows["class_index"].to_numpy(dtype=np.int64)
