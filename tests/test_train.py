@@ -161,3 +161,18 @@ def test_dataloader_workers_do_not_change_results(tiny_dataset: Path) -> None:
     for other in ("w2", "w2p"):
         assert ((tiny_dataset / "w0" / "results.jsonl").read_text()
                 == (tiny_dataset / other / "results.jsonl").read_text())
+
+
+def test_device_decoding_trains_and_its_workers_do_not_change_results(tiny_dataset: Path) -> None:
+    """decode: device (cdga.training.decoding) on the CPU: the main process decodes and augments
+    every batch; the workers, which only read, change nothing."""
+    manifest = write_manifest(tiny_dataset)
+    cfg = {"steps": 3}
+    plain = run(manifest, tiny_dataset / "cpu", cfg=cfg)
+    on_device = run(manifest, tiny_dataset / "d0", cfg=cfg, decode="device")
+    run(manifest, tiny_dataset / "d2", cfg=cfg, decode="device", workers=2, persistent_workers=True,
+        cache_images=True)
+    assert ((tiny_dataset / "d0" / "results.jsonl").read_text()
+            == (tiny_dataset / "d2" / "results.jsonl").read_text())
+    assert [r["step"] for r in on_device] == [r["step"] for r in plain]
+    assert on_device[-1]["loss"] != plain[-1]["loss"]  # the tensor jitter is not Pillow's (tests/test_decoding.py)
