@@ -4,14 +4,15 @@ With ``decode: device`` the DataLoader workers read each image's encoded bytes a
 nothing but what the device does not: the main process decodes a batch's JPEGs together with
 ``torchvision.io.decode_jpeg`` on the training device (nvJPEG on CUDA), then applies
 DomainBed's transforms there image by image (crops differ) on uint8 tensors, under each
-image's seed, and stacks them. A worker decodes every other image with Pillow to RGB, as the
-plain path does: PNG or WebP (the synthetic shards' default format is PNG), and grayscale,
+image's seed, and stacks them. The workers decode all other images with Pillow to RGB, as
+the plain path does: PNG or WebP (the synthetic shards' default format is PNG), and grayscale,
 CMYK or palette images, whatever their format.
 
 Pixels (tests/test_decoding.py, on the CPU): decode_jpeg on the CPU equals Pillow's
 decode; the tensor transforms draw the same random parameters from the same seed as the
-Pillow ones and stay within the grey levels that test states. nvJPEG's own difference is
-measured only where a GPU is lent. Pillow's draft mode (``jpeg_draft``) has no part here.
+Pillow ones and stay within the grey levels that test states. nvJPEG's own difference from
+Pillow is not measured yet (no GPU lent to the change). Pillow's draft mode (``jpeg_draft``)
+has no part here.
 """
 
 from __future__ import annotations
