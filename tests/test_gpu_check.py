@@ -39,6 +39,7 @@ def test_quick_cpu_mode_runs_every_step(tmp_path: Path) -> None:
     assert re.search(r"UNet \+ VAE encoder/decoder; first call \d+ s +\d+\.\d+ images/s, within [01] grey levels", compiled)
     training = (out / "training_throughput_cpu.txt").read_text()
     assert "end to end / compute only" in training and "loader only" in training
+    assert "end to end, decode device" in training  # training.decode, both places
     assert re.search(r"^torch \S+ cuda \S+ available (True|False) diffusers", (out / "env.txt").read_text(), re.MULTILINE)
 
 

@@ -34,7 +34,8 @@ def test_synthetic_ratio_reruns_only_the_synthetic_methods(finished_study: Path)
 def test_execution_settings_rerun_nothing(finished_study: Path) -> None:
     edit = {"device": "cpu",
             "training": {"eval_batch_size": 7, "cache_images": False, "num_workers": 1,
-                         "prefetch_factor": 3, "persistent_workers": False, "jpeg_draft": True},
+                         "prefetch_factor": 3, "persistent_workers": False, "jpeg_draft": True,
+                         "decode": "device"},
             "generation": {"batch_size": 3, "workers": "auto", "compile": True, "auto_batch_size": True,
                            "compile_mode": "reduce-overhead", "compile_vae": True,
                            "compile_cache": "/tmp/cdga compile cache", "memory_format": "channels_last",

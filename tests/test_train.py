@@ -197,3 +197,18 @@ def test_a_run_keeps_only_arrays_of_a_200k_row_manifest(tiny_dataset: Path,
     assert len(records) == 1 and len(kept) == 1
     assert per_row <= path_bytes + 40, per_row  # measured: path bytes + 31.5
     assert (peak - base) / len(big) <= 250, (peak - base) / len(big)  # measured 123 (390 before)
+
+
+def test_device_decoding_trains_and_its_workers_do_not_change_results(tiny_dataset: Path) -> None:
+    """decode: device (cdga.training.decoding) on the CPU: the main process decodes and augments
+    every batch; the workers, which only read, change nothing."""
+    manifest = write_manifest(tiny_dataset)
+    cfg = {"steps": 3}
+    plain = run(manifest, tiny_dataset / "cpu", cfg=cfg)
+    on_device = run(manifest, tiny_dataset / "d0", cfg=cfg, decode="device")
+    run(manifest, tiny_dataset / "d2", cfg=cfg, decode="device", workers=2, persistent_workers=True,
+        cache_images=True)
+    assert ((tiny_dataset / "d0" / "results.jsonl").read_text()
+            == (tiny_dataset / "d2" / "results.jsonl").read_text())
+    assert [r["step"] for r in on_device] == [r["step"] for r in plain]
+    assert on_device[-1]["loss"] != plain[-1]["loss"]  # the tensor jitter is not Pillow's (tests/test_decoding.py)

@@ -32,6 +32,7 @@ records = train.train(
     prefetch_factor=run["prefetch_factor"],
     persistent_workers=run["persistent_workers"],
     jpeg_draft=run["jpeg_draft"],
+    decode=run["decode"],
     device=device.resolve(snakemake.config["device"]),  # noqa: F821
 )
 log.info("%d checkpoints written", len(records))

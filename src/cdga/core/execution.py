@@ -24,7 +24,7 @@ EXECUTION: dict[str, tuple[str, ...]] = {
     "generation_quality": ("threads",),
     "filtering": ("eval_batch_size", "num_workers", "threads"),
     "training": ("threads", "num_workers", "eval_batch_size", "cache_images", "prefetch_factor",
-                 "persistent_workers", "jpeg_draft"),
+                 "persistent_workers", "jpeg_draft", "decode"),
     "analyses": ("threads",),
 }
 SHAPE: dict[str, tuple[str, ...]] = {

@@ -8,8 +8,9 @@ the minibatches an uninterrupted run would, whatever the number of DataLoader wo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 from torchvision import transforms as T
+from torchvision.transforms import v2
 
 from cdga.data.shards import TarShard
 
@@ -24,23 +26,46 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def train_transform(resolution: int, augment: Mapping) -> T.Compose:
-    """DomainBed's training augmentation, each part set by ``augment`` (config ``training.augment``)."""
-    steps: list = [T.RandomResizedCrop(resolution, scale=tuple(augment["crop_scale"]))]
+def train_transform(resolution: int, augment: Mapping, tensors: bool = False) -> T.Compose | v2.Compose:
+    """DomainBed's training augmentation, each part set by ``augment`` (config ``training.augment``).
+
+    ``tensors``: the same steps in ``torchvision.transforms.v2`` on uint8 CHW tensors (images
+    decoded on the device, ``cdga.training.decoding``); from the same seed they draw the
+    same crop, flip, jitter and grayscale parameters as the Pillow steps.
+    """
+    t = v2 if tensors else T
+    steps: list = [t.RandomResizedCrop(resolution, scale=tuple(augment["crop_scale"]))]
     if augment["hflip"]:
-        steps.append(T.RandomHorizontalFlip())
+        steps.append(t.RandomHorizontalFlip())
     jitter = augment["color_jitter"]
     if jitter:
-        steps.append(T.ColorJitter(jitter, jitter, jitter, jitter))
+        steps.append(t.ColorJitter(jitter, jitter, jitter, jitter))
     if augment["grayscale"]:
-        steps.append(T.RandomGrayscale(augment["grayscale"]))
-    return T.Compose([*steps, T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+        steps.append(t.RandomGrayscale(augment["grayscale"]))
+    return t.Compose([*steps, *_normalise(tensors)])
 
 
-def eval_transform(resolution: int) -> T.Compose:
-    """Resize to ``resolution`` x ``resolution`` and normalise, as DomainBed evaluates."""
-    return T.Compose([T.Resize((resolution, resolution)), T.ToTensor(),
-                      T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+def eval_transform(resolution: int, tensors: bool = False) -> T.Compose | v2.Compose:
+    """Resize to ``resolution`` x ``resolution`` and normalise, as DomainBed evaluates
+    (``tensors``: see ``train_transform``)."""
+    t = v2 if tensors else T
+    return t.Compose([t.Resize((resolution, resolution)), *_normalise(tensors)])
+
+
+def _normalise(tensors: bool) -> list:
+    """To float in [0, 1], then ImageNet's normalisation."""
+    if tensors:
+        return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+
+
+def seeded(transform: Callable, image: Any, seed: int | None) -> torch.Tensor:
+    """``transform(image)`` with torch's CPU generator seeded by ``seed`` (None: as it stands)."""
+    if seed is None:
+        return transform(image)
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)  # CPU only: no CUDA lazy-init cost
+        return transform(image)
 
 
 class Strings:
@@ -104,7 +129,7 @@ class ImageRows(Dataset):
     process that makes the dataset: forked DataLoader workers share both.
     """
 
-    def __init__(self, rows: pd.DataFrame, transform: T.Compose, cache: bool = False,
+    def __init__(self, rows: pd.DataFrame, transform: Callable, cache: bool = False,
                  draft: int | None = None) -> None:
         self.paths = Strings(rows["path"])
         shard = rows["shard"] if "shard" in rows else pd.Series("", index=rows.index)
@@ -143,12 +168,7 @@ class ImageRows(Dataset):
 
     def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
         i, seed = item if isinstance(item, tuple) else (item, None)
-        image = self.image(i)
-        if seed is None:
-            return self.transform(image), int(self.labels[i])
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(seed)  # CPU only: no CUDA lazy-init cost
-            return self.transform(image), int(self.labels[i])
+        return seeded(self.transform, self.image(i), seed), int(self.labels[i])
 
 
 @dataclass(frozen=True)

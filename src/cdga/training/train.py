@@ -22,11 +22,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from cdga.core import methods
 from cdga.core.io import save_torch, write_text
-from cdga.training import algorithms, domainbed, selection
+from cdga.training import algorithms, decoding, domainbed, selection
 from cdga.training import loader as data
 from cdga.training.networks import Classifier, save_model
 
@@ -59,15 +58,17 @@ class Evaluator:
 
     def __init__(self, rows: pd.DataFrame, resolution: int, batch_size: int, workers: int,
                  device: torch.device, cache: bool, prefetch_factor: int = 2,
-                 persistent_workers: bool = False, jpeg_draft: bool = False) -> None:
+                 persistent_workers: bool = False, jpeg_draft: bool = False,
+                 device_decode: bool = False) -> None:
         # each row's (domain, split) group as integer codes: no per-row Python objects kept
         self.domains, self.domain_names = pd.factorize(rows["domain"], sort=True)
         self.splits, self.split_names = pd.factorize(
             rows["split"].astype(str).map({"train": "in", "val": "out"}), sort=True)
         draft = resolution if jpeg_draft else None  # decode-then-resize: a reduced JPEG scale covers it
-        self.loader = DataLoader(data.ImageRows(rows, data.eval_transform(resolution), cache, draft),
-                                 batch_size=batch_size,
-                                 **data.loader_options(workers, device, prefetch_factor, persistent_workers))
+        images = decoding.rows_dataset(rows, data.eval_transform(resolution, device_decode), device_decode,
+                                       cache, draft)
+        self.loader = decoding.batches(images, device, batch_size=batch_size,
+                                       **data.loader_options(workers, device, prefetch_factor, persistent_workers))
         self.device = device
 
     @torch.no_grad()
@@ -146,7 +147,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
           hparams_seed: int = 0, workers: int = 0, eval_batch_size: int = 256,
           cache_images: bool = False, device: torch.device | str = "cpu",
           prefetch_factor: int = 2, persistent_workers: bool = False, jpeg_draft: bool = False,
-          stop_after: int | None = None) -> list[dict]:
+          decode: str = "auto", stop_after: int | None = None) -> list[dict]:
     """Run (or resume) one training job; write results.jsonl and the selected models in out_dir.
 
     ``cfg`` is what the run reads of the config's ``training`` block
@@ -157,7 +158,8 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     fingerprint: ``workers`` (DataLoader workers), ``eval_batch_size``, ``cache_images`` (keep
     decoded images in memory), ``device`` (``cdga.core.device.resolve``), where the model and
     every batch go, and the loaders' ``prefetch_factor``, ``persistent_workers`` (the
-    evaluation loader's) and ``jpeg_draft`` (the evaluation loader's, ``cdga.training.loader.open_rgb``). ``stop_after``
+    evaluation loader's), ``jpeg_draft`` (the evaluation loader's, ``cdga.training.loader.open_rgb``)
+    and ``decode`` (where JPEGs are decoded, ``cdga.training.decoding.on_device``). ``stop_after``
     raises StopRequested once that many steps are done and checkpointed (tests use it to kill a
     run).
     Returns the records.
@@ -182,6 +184,7 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     counts = data.split_counts(cfg["batch_size"], cfg.get("synthetic_ratio", 0.0), has_synthetic)
     seed = trial_seed(cfg["seed"], trial)
     dev = torch.device(device)
+    on_device = decoding.on_device(decode)
     settings = {"cfg": dict(cfg), "method": method, "test_env": test_env, "trial": trial,
                 "level": level, "dataset": dataset, "holdout_fraction": holdout_fraction,
                 "hparams_seed": hparams_seed}
@@ -194,10 +197,11 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
     # The run's rows as arrays (training rows, sampler streams, evaluation rows); the frame
     # goes, so that the main process and its forked workers hold only the arrays.
     streams = _streams(manifest, train_envs, counts, spec.filtered)
-    train_images = data.ImageRows(manifest[manifest["role"] == "train"].reset_index(drop=True),
-                                  data.train_transform(cfg["resolution"], cfg["augment"]), cache_images)
-    evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size,
-                         workers, dev, cache_images, prefetch_factor, persistent_workers, jpeg_draft)
+    train_images = decoding.rows_dataset(manifest[manifest["role"] == "train"].reset_index(drop=True),
+                                         data.train_transform(cfg["resolution"], cfg["augment"], on_device),
+                                         on_device, cache_images)
+    evaluate = Evaluator(real.reset_index(drop=True), cfg["resolution"], eval_batch_size, workers, dev,
+                         cache_images, prefetch_factor, persistent_workers, jpeg_draft, on_device)
     del manifest, real
 
     torch.manual_seed(seed)
@@ -228,8 +232,8 @@ def train(manifest_path: str | Path, out_dir: str | Path, *, dataset: str, metho
 
     sampler = data.StepSampler(streams, seed, start, cfg["steps"])
     smallest_real = min(len(s.rows) for s in streams[::2])  # DomainBed's 'epoch' unit
-    loader = DataLoader(train_images, batch_sampler=sampler,
-                        **data.loader_options(workers, dev, prefetch_factor))  # one pass: not persistent
+    loader = decoding.batches(train_images, dev, batch_sampler=sampler,
+                              **data.loader_options(workers, dev, prefetch_factor))  # one pass: not persistent
     per_domain = sum(counts)
     losses: list[float] = []
     for step, (x, y) in zip(range(start, cfg["steps"]), loader, strict=False):
