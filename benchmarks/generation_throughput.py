@@ -5,7 +5,8 @@ Both pipelines carry the same random weights (weights do not change the speed), 
 
 * pipeline only: ``cdga.generation.ldm.load_pipeline`` as a job loads it (half precision on a GPU, float32
   on the CPU; the UNet compiled where ``--compile`` resolves on, channels-last then, contiguous
-  in eager: ``cdga.generation.accel``), ``--batch-size`` images per call with per-image seeds, inputs
+  in eager: ``cdga.generation.accel``; the sync-free scheduler step where ``--sync-free-steps``
+  resolves on: ``cdga.generation.syncs``), ``--batch-size`` images per call with per-image seeds, inputs
   prepared beforehand (``cdga.generation.generate.run_pipeline``: uint8 pixels decoded on the device);
 * end to end: ``cdga.generation.generate.generate_shard`` over a plan of source images on disk, as a
   generation job runs it: reading and preparing the sources, the pipeline, PNG encoding, batch
@@ -19,7 +20,9 @@ the paper settings (512 px, 50 steps, strength 0.6, guidance 7.5). On CUDA the U
 is also timed and set against the GPU's dense bf16 peak. ``--levers [NAMES]`` measures instead
 each lever of ``cdga.generation.accel`` alone against the eager base: the fp16 weight variant (bytes and
 seconds to load), channels-last in eager, each SDPA backend, the float output copied against
-uint8 decoding on the device, the host syncs per call, and torch.compile of the UNet
+uint8 decoding on the device, the host syncs per call with diffusers' scheduler step and
+with the sync-free one (scalar reads counted on every device, CUDA syncs on CUDA) and the
+sync-free step's rate, and torch.compile of the UNet
 (contiguous and channels-last), of the UNet and VAE, and in other Inductor modes (each with its
 first-call seconds and its grey-level distance from eager). ``--compile-backend eager`` runs
 the compile paths through Dynamo's trace only (the CPU check).
@@ -48,7 +51,7 @@ from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from cdga.core.device import resolve
-from cdga.generation import accel, demo_ldm, ldm
+from cdga.generation import accel, demo_ldm, ldm, syncs
 from cdga.generation.generate import (
     GenerationParams,
     generate_shard,
@@ -222,21 +225,29 @@ LEVERS = ("weights", "memory_format", "attention", "decode", "syncs", "compile",
           "compile_mode")
 
 
-def host_syncs(pipe, inputs: dict) -> str:
-    """Host-device synchronisations of one pipeline call (CUDA's sync debug mode counts them)."""
-    if pipe.device.type != "cuda":
-        return "n/a on the CPU (no device queue)"
+def host_syncs(pipe, inputs: dict, params: GenerationParams) -> str:
+    """Device-to-host reads of one pipeline call: its scalar reads (``syncs.ScalarReads``, on
+    every device; on a GPU each read of a device tensor is a sync) and where they are, and on
+    CUDA every sync (CUDA's sync debug mode counts them, blocking copies included)."""
     import warnings
 
-    torch.cuda.set_sync_debug_mode("warn")
+    cuda = pipe.device.type == "cuda"
+    if cuda:
+        torch.cuda.set_sync_debug_mode("warn")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, syncs.ScalarReads() as reads:
             warnings.simplefilter("always")
             run_pipeline(pipe, inputs)
     finally:
-        torch.cuda.set_sync_debug_mode(0)
-    syncs = sum("synchroniz" in str(w.message) for w in caught)
-    return f"{syncs} per call, {syncs / inputs['num_inference_steps']:.1f} per scheduler step"
+        if cuda:
+            torch.cuda.set_sync_debug_mode(0)
+    denoising = min(int(params.steps * params.strength), params.steps)
+    where = ", ".join(f"{line} x{n}" for line, n in reads.by_line.most_common(3))
+    value = (f"{reads.count} scalar reads per call ({reads.by_device[pipe.device.type]} of {pipe.device.type} "
+             f"tensors, {reads.count / denoising:.1f} per denoising step; {where or 'none'})")
+    if cuda:
+        value += f"; {sum('synchroniz' in str(w.message) for w in caught)} CUDA syncs per call"
+    return value
 
 
 def pt_output_rate(pipe, plan: pd.DataFrame, params: GenerationParams) -> float:
@@ -272,7 +283,8 @@ def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, 
     if unknown := wanted - set(LEVERS):
         raise SystemExit(f"unknown --levers {sorted(unknown)}; known: {list(LEVERS)}")
     rate = lambda p, **kw: f"{pipeline_rate(p, plan, params, **kw):.3f} images/s"
-    yield {"lever": "base", "setting": "eager, contiguous, attention auto, uint8 decode on the device",
+    yield {"lever": "base", "setting": "eager, contiguous, attention auto, uint8 decode on the device, "
+                                          "diffusers' scheduler step",
            "value": rate(pipe)}
     if "weights" in wanted:
         plain = without_variant(model, model.parent / "float32_only")
@@ -295,9 +307,17 @@ def lever_rows(model: Path, pipe, plan: pd.DataFrame, params: GenerationParams, 
     if "decode" in wanted:
         yield {"lever": "decoding", "setting": "float pt output copied, 8-bit on the host",
                "value": f"{pt_output_rate(pipe, plan, params):.3f} images/s"}
-    if "syncs" in wanted:
-        inputs = prepare_batch(pipe, plan.iloc[: params.batch_size], params)
-        yield {"lever": "host syncs", "setting": "sync debug mode", "value": host_syncs(pipe, inputs)}
+    if "syncs" in wanted:  # the counts do not depend on the batch size: one image a call
+        plain = pipe.scheduler
+        yield {"lever": "host syncs", "setting": "diffusers' step",
+               "value": host_syncs(pipe, prepare_batch(pipe, plan.iloc[:1], params), params)}
+        syncs.use_sync_free_steps(pipe)
+        try:
+            yield {"lever": "host syncs", "setting": "sync_free_steps",
+                   "value": host_syncs(pipe, prepare_batch(pipe, plan.iloc[:1], params), params)}
+            yield {"lever": "sync-free steps", "setting": f"{type(pipe.scheduler).__name__}", "value": rate(pipe)}
+        finally:
+            pipe.scheduler = plain
     compiles = [("compile", "UNet", "default", False, False), ("compile", "UNet, channels-last", "default", True, False),
                 ("compile_vae", "UNet + VAE encoder/decoder", "default", False, True),
                 *(("compile_mode", f"UNet, mode {m}", m, False, False) for m in args.compile_modes.split(",") if m)]
@@ -342,7 +362,8 @@ def throughput_lines(tmp: Path, project, plan: pd.DataFrame, params: GenerationP
     slow = naive_rate(naive, plan.head(args.naive_images or args.images), params)
     del naive
     precision = str(project.unet.dtype).replace("torch.", "")
-    how = f"{'compiled' if compiled else 'eager'}, {precision}"
+    steps = ", sync-free steps" if isinstance(project.scheduler, syncs.HostTimesteps) else ""
+    how = f"{'compiled' if compiled else 'eager'}, {precision}{steps}"
     rows = [{"path": f"pipeline only: batch {params.batch_size}, {how}", "images/s": round(only, 3)},
             {"path": f"end to end (generate_shard, {workers} workers)", "images/s": round(overlapped, 3)},
             {"path": "end to end, serial (0 workers)", "images/s": round(serial, 3)},
@@ -375,6 +396,8 @@ def main() -> None:
                         help="generate_shard's threads (end to end; auto: cdga.generation.accel.writer_workers)")
     parser.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
                         help="the throughput paths: compile the UNet (auto: on CUDA), as a job does")
+    parser.add_argument("--sync-free-steps", choices=("auto", "on", "off"), default="auto",
+                        help="the throughput paths: the sync-free scheduler step (auto: on CUDA), as a job does")
     parser.add_argument("--compile-backend", default="inductor", help="'eager': Dynamo's trace only (CPU checks)")
     parser.add_argument("--compile-cache", type=Path, help="Inductor's persistent cache directory")
     parser.add_argument("--levers", nargs="?", const="all", help=f"measure these GPU levers instead (all: {','.join(LEVERS)})")
@@ -400,7 +423,8 @@ def main() -> None:
         title = f"img2img generation {'levers' if args.levers else 'throughput'}, {args.arch} architecture"
         lines = [header(title, {**settings, "scheduler": args.scheduler, "workers": args.workers,
                                 "threads": args.threads, "images": args.images, "compile": args.compile,
-                                "compile_backend": args.compile_backend}), ""]
+                                "compile_backend": args.compile_backend, "sync_free_steps": args.sync_free_steps}),
+                 ""]
         if args.levers:
             project = ldm.load_pipeline(str(tmp / "pipeline"), device, args.dtype, scheduler=args.scheduler)
             lines += [f"GPU levers of the production path, each alone (pipeline only, batch {params.batch_size}):", ""]
@@ -415,6 +439,9 @@ def main() -> None:
                                         channels_last=accel.channels_last_on("auto", device, compiled))
             if compiled:
                 accel.compile_modules(project, backend=args.compile_backend)
+            sync_free = syncs.sync_free_on({"auto": "auto", "on": True, "off": False}[args.sync_free_steps], device)
+            if sync_free:
+                syncs.use_sync_free_steps(project)
             lines += throughput_lines(tmp, project, plan, params, args, compiled)
     emit(lines, args.out)
 

@@ -28,13 +28,20 @@ def test_quick_cpu_mode_runs_every_step(tmp_path: Path) -> None:
     assert "This was a dry-run" in study and "prepare_OfficeHome" in study and "prepare_VLCS" in study
     throughput = (out / "generation_throughput_demo_cpu.txt").read_text()
     assert "ratio project / naive" in throughput and "end to end / pipeline only" in throughput
-    assert "pipeline only: batch 2, compiled" in throughput and "end to end, serial" in throughput
+    assert "pipeline only: batch 2, compiled, float32, sync-free steps" in throughput
+    assert "end to end, serial" in throughput
     levers = (out / "generation_levers_demo_cpu.txt").read_text()
     for lever in ("base", "weights read in float16", "memory format (eager)", "attention backend",
                   "decoding", "host syncs"):
         assert lever in levers
     assert re.search(r"flash +\d+\.\d+ images/s", levers)  # CPU has flash; cudnn is reported missing
     assert re.search(r"cudnn +not available", levers)
+    # diffusers' DDIM step reads its device timestep; the sync-free one does not
+    plain, free = (next(line for line in levers.splitlines() if f"{setting} " in line and "scalar reads" in line)
+                   for setting in ("diffusers' step", "sync_free_steps"))
+    assert "scheduling_ddim" in plain and "scheduling_ddim" not in free
+    assert int(re.search(r"(\d+) scalar reads", free)[1]) < int(re.search(r"(\d+) scalar reads", plain)[1])
+    assert re.search(r"SyncFreeDDIMScheduler +\d+\.\d+ images/s", levers)
     compiled = (out / "generation_compile_demo_cpu.txt").read_text()
     assert re.search(r"UNet \+ VAE encoder/decoder; first call \d+ s +\d+\.\d+ images/s, within [01] grey levels", compiled)
     training = (out / "training_throughput_cpu.txt").read_text()

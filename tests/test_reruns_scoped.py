@@ -39,7 +39,7 @@ def test_execution_settings_rerun_nothing(finished_study: Path) -> None:
             "generation": {"batch_size": 3, "workers": "auto", "compile": True, "auto_batch_size": True,
                            "compile_mode": "reduce-overhead", "compile_vae": True,
                            "compile_cache": "/tmp/cdga compile cache", "memory_format": "channels_last",
-                           "attention": "math"},
+                           "attention": "math", "sync_free_steps": True},
             "filtering": {"eval_batch_size": 5, "num_workers": 1, "threads": 2},
             "analyses": {name: {"batch_size": 3} for name in ("adversarial", "landscape", "shift",
                                                                "tsne")}}

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from cdga.core import device
-from cdga.generation import accel, ldm
+from cdga.generation import accel, ldm, syncs
 from cdga.generation import generate as generation
 
 sm = snakemake  # noqa: F821
@@ -19,7 +19,7 @@ wc = sm.wildcards
 # Execution settings (speed only), read here and in no params: batch_size (images per pipeline
 # call), auto_batch_size, workers (threads that prepare and write batches beside an accelerator;
 # a CPU job runs serially) and the levers of cdga.generation.accel: compile, compile_mode, compile_vae,
-# compile_cache, memory_format and attention.
+# compile_cache, memory_format and attention; and sync_free_steps (cdga.generation.syncs).
 run = sm.config["generation"]
 params = generation.GenerationParams.from_config(
     {**sm.params.generation, "batch_size": run["batch_size"]}, wc.variant)
@@ -30,6 +30,8 @@ compiled = accel.compile_on(run["compile"], dev)
 pipe = ldm.load_pipeline(sm.params.ldm["model"], device=dev, dtype=sm.params.ldm["dtype"],
                          safety_checker=sm.params.ldm["safety_checker"], scheduler=params.scheduler,
                          channels_last=accel.channels_last_on(run["memory_format"], dev, compiled))
+if syncs.sync_free_on(run["sync_free_steps"], dev) and syncs.use_sync_free_steps(pipe):
+    log.info("scheduler %s: sync-free step (host timesteps)", type(pipe.scheduler).__name__)
 params = replace(params, batch_size=generation.job_batch_size(pipe, params, sm.output.tar, run["auto_batch_size"]))
 if compiled:  # after the memory probe, which would compile its own batch shapes
     cache = accel.use_compile_cache(run["compile_cache"])

@@ -20,7 +20,7 @@ EXECUTION: dict[str, tuple[str, ...]] = {
     "": ("device",),  # top-level keys
     "demo_ldm": ("threads",),
     "generation": ("batch_size", "auto_batch_size", "compile", "compile_mode", "compile_vae",
-                   "compile_cache", "memory_format", "attention", "workers", "threads"),
+                   "compile_cache", "memory_format", "attention", "sync_free_steps", "workers", "threads"),
     "generation_quality": ("threads",),
     "filtering": ("eval_batch_size", "num_workers", "threads"),
     "training": ("threads", "num_workers", "eval_batch_size", "cache_images", "prefetch_factor",
