@@ -13,6 +13,9 @@ decode; the tensor transforms draw the same random parameters from the same seed
 Pillow ones and stay within the grey levels that test states. nvJPEG's own difference from
 Pillow is not measured yet (no GPU lent to the change). Pillow's draft mode (``jpeg_draft``)
 has no part here.
+
+torchvision 0.29 deprecates its image decoders in favour of TorchCodec (0.16 and later);
+``decode`` is the one call to move once TorchCodec's CUDA JPEG path is measured on a GPU.
 """
 
 from __future__ import annotations
