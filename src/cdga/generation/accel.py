@@ -30,14 +30,19 @@ MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 WRITERS_MAX = 8  # threads that encode and write beside the GPU: PNG encoding releases the GIL
 
 
-def compile_on(setting: bool | str, device: torch.device) -> bool:
-    """Whether to compile: ``auto`` means on CUDA (+44 % measured), off elsewhere (Inductor's
-    code generation takes minutes on a CPU and was not measured to pay there)."""
+def on_for_cuda(key: str, setting: bool | str, device: torch.device) -> bool:
+    """A ``true | false | auto`` switch (config key ``key``), where ``auto`` means on CUDA only."""
     if setting == AUTO:
         return device.type == "cuda"
     if isinstance(setting, bool):
         return setting
-    raise ValueError(f"generation.compile must be true, false or 'auto', got {setting!r}")
+    raise ValueError(f"{key} must be true, false or 'auto', got {setting!r}")
+
+
+def compile_on(setting: bool | str, device: torch.device) -> bool:
+    """Whether to compile: ``auto`` means on CUDA (+44 % measured), off elsewhere (Inductor's
+    code generation takes minutes on a CPU and was not measured to pay there)."""
+    return on_for_cuda("generation.compile", setting, device)
 
 
 def channels_last_on(setting: str, device: torch.device, compiled: bool) -> bool:

@@ -24,18 +24,15 @@ import torch
 from diffusers import DDIMScheduler, PNDMScheduler
 from torch.utils._python_dispatch import TorchDispatchMode
 
-AUTO = "auto"
+from cdga.generation.accel import on_for_cuda
+
 SCALAR_READ = torch.ops.aten._local_scalar_dense.default
 
 
 def sync_free_on(setting: bool | str, device: torch.device) -> bool:
     """Whether to use the sync-free step: ``auto`` means on CUDA, where a sync drains the
     launch queue; the CPU has no queue to drain."""
-    if setting == AUTO:
-        return device.type == "cuda"
-    if isinstance(setting, bool):
-        return setting
-    raise ValueError(f"generation.sync_free_steps must be true, false or 'auto', got {setting!r}")
+    return on_for_cuda("generation.sync_free_steps", setting, device)
 
 
 class HostTimesteps:
