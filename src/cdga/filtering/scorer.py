@@ -30,11 +30,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from cdga.generation import quality as gq
 from cdga.generation.images import load_image, square
-from cdga.training.loader import ImageRows
+from cdga.training.loader import IMAGENET_MEAN, IMAGENET_STD, ImageRows
 from cdga.training.networks import Classifier, load_model, save_model
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ImageNetInput(nn.Module):
