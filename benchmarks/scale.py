@@ -69,11 +69,16 @@ RECORDS_PER_RUN = 18
 GOAL_RSS_GB, GOAL_MINUTES, GOAL_WORKER_GB = 8.0, 10.0, 1.0
 
 
+def status_mb(field: str) -> float:
+    """A memory field of this process's /proc/self/status, in MB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS since it started its program (VmHWM; ``ru_maxrss`` would
     include the parent's RSS at fork)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    return status_mb("VmHWM")
 
 
 def private_kib() -> int:
@@ -298,8 +303,7 @@ class _TouchEveryRow:
 
 def rss_mb() -> float:
     """This process's resident memory now (VmRSS)."""
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+    return status_mb("VmRSS")
 
 
 def _touched(images: object, workers: int) -> float:
